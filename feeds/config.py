@@ -1,0 +1,516 @@
+"""YAML configuration: loaded, validated with pydantic, frozen.
+
+Every problem is reported with the file, the line and the key path, and a likely fix::
+
+    config/feeds.yaml:14: sources[2].intervall: unknown key (did you mean 'interval'?)
+
+Usage::
+
+    config = load_config(Path("config/feeds.yaml"))
+    for source in config.sources: ...
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from feeds.errors import ConfigError, ConfigProblem
+
+DEFAULT_CONFIG = Path("config/feeds.yaml")
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3,
+}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """`90` (seconds), `45s`, `15m`, `1h30m`, `2d` -> timedelta; rejects anything else."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30m, 1h or 90s")
+    if isinstance(value, int | float):
+        if value <= 0:
+            raise ValueError("a duration must be positive")
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise ValueError("expected a duration such as 30m, 1h or 90s")
+    text = value.strip().lower().replace(" ", "")
+    pos, total = 0, 0.0
+    for match in _DURATION_RE.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        raise ValueError(f"{value!r} is not a duration; write e.g. 30m, 1h, 1h30m or 90s")
+    if total <= 0:
+        raise ValueError("a duration must be positive")
+    return timedelta(seconds=total)
+
+
+def parse_size(value: Any) -> int:
+    """`5MB`, `512KiB`, `1000000` -> bytes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _SIZE_RE.match(str(value))
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"{value!r} is not a size; write e.g. 10MB or 512KiB")
+    return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai or UTC"
+        ) from e
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+TimeZone = Annotated[str, BeforeValidator(check_timezone)]
+Identifier = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100),
+]
+OpenCCConversion = Literal[
+    "s2t", "t2s", "s2tw", "tw2s", "s2hk", "hk2s", "s2twp", "tw2sp", "t2tw", "t2hk", "tw2t", "hk2t"
+]
+
+
+def check_location(value: str) -> str:
+    """An http(s) URL, a file:// URL, or a local path (resolved later against the config)."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https"):
+        if not parts.hostname:
+            raise ValueError(f"{value!r} has no host name")
+        if " " in value:
+            raise ValueError(f"{value!r} contains a space; encode it as %20")
+        return value
+    if parts.scheme == "file" or not parts.scheme or len(parts.scheme) == 1:
+        return value  # a path; len 1 is a Windows drive letter
+    if parts.scheme in ("htp", "htps", "http:", "hhtp", "htttp", "ttp", "ttps"):
+        raise ValueError(f"{value!r}: unknown scheme {parts.scheme!r} (did you mean 'http'?)")
+    raise ValueError(f"{value!r}: only http, https and file URLs, or local paths, are supported")
+
+
+Location = Annotated[str, BeforeValidator(check_location)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Defaults(Strict):
+    """Settings every source inherits unless it sets its own."""
+
+    interval: Duration = timedelta(minutes=30)
+    timezone: TimeZone = "Asia/Shanghai"
+    timeout: Duration = timedelta(seconds=20)
+    max_bytes: Size = 10 * 1024 * 1024
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    allow_private: bool = False
+    max_backoff: Duration = timedelta(hours=24)
+
+
+class ItemRules(Strict):
+    """Selectors that pick the items out of a listing page (CSS, or XPath when starting with /)."""
+
+    each: str
+    link: str = "a@href"
+    title: str | None = None
+    date: str | None = None
+    summary: str | None = None
+    regex: dict[str, str] = Field(default_factory=dict)
+
+
+class ArticleRules(Strict):
+    """Selectors that override automatic extraction on article pages."""
+
+    title: str | None = None
+    date: str | None = None
+    author: str | None = None
+    body: str | None = None
+    strip: tuple[str, ...] = ()
+
+
+class TestUrl(Strict):
+    """An article URL with the fields extraction must give; `feeds check --live` runs them."""
+
+    url: Location
+    title: str | None = None
+    published: str | None = None
+    contains: str | None = None
+
+
+class Filter(Strict):
+    """Keep or drop entries of one source before they reach any feed."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+class Source(Strict):
+    """A feed (``url``) or a listing page (``page``) to poll."""
+
+    id: Identifier
+    url: Location | None = None
+    page: Location | None = None
+    title: str | None = None
+    enabled: bool = True
+    interval: Duration | None = None
+    cron: str | None = None
+    timezone: TimeZone | None = None
+    language: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    proxy: str | None = None
+    allow_private: bool | None = None
+    robots: bool = True
+    full_text: bool = False
+    items: ItemRules | None = None
+    article: ArticleRules | None = None
+    max_pages: int = Field(default=1, ge=1, le=50)
+    convert: OpenCCConversion | None = None
+    image_proxy: str | None = None
+    test_urls: tuple[TestUrl, ...] = ()
+    filter: Filter | None = None
+    priority: int = 0
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Source:
+        if bool(self.url) == bool(self.page):
+            raise ValueError("give exactly one of 'url' (a feed) or 'page' (a listing page)")
+        return self
+
+    @property
+    def location(self) -> str:
+        """The URL or path this source polls."""
+        return self.url or self.page or ""
+
+    @property
+    def kind(self) -> Literal["feed", "page"]:
+        return "feed" if self.url else "page"
+
+
+class Topic(Strict):
+    """A feed gathering one subject from many sources."""
+
+    id: Identifier
+    title: str | None = None
+    description: str | None = None
+    any: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+    regex: tuple[str, ...] = ()
+    fields: tuple[
+        Literal["title", "summary", "content", "author", "categories", "source_name"], ...
+    ] = ("title", "summary", "content", "categories")
+    sources: tuple[str, ...] = ()
+    exclude_sources: tuple[str, ...] = ()
+    language: str | None = None
+    max_age: Duration | None = None
+    limit: int | None = Field(default=None, ge=1)
+    convert: OpenCCConversion | None = None
+    word_boundaries: bool = True
+
+    @field_validator("regex")
+    @classmethod
+    def _compile(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"bad regular expression {pattern!r}: {e}") from e
+        return patterns
+
+
+class Output(Strict):
+    """Where and how feeds are written."""
+
+    dir: str = "output"
+    base_url: str = "http://localhost:8080/"
+    title: str = "feeds"
+    author: str = "feeds"
+    max_entries: int = Field(default=50, ge=1, le=10000)
+    formats: tuple[Literal["atom", "rss", "json"], ...] = ("atom",)
+    all_feed: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} must be an absolute http(s) URL, e.g. https://example.org/")
+        return value if value.endswith("/") else value + "/"
+
+
+class StoreSettings(Strict):
+    path: str = "feeds.db"
+
+
+class Config(Strict):
+    """The whole configuration file."""
+
+    defaults: Defaults = Field(default_factory=Defaults)
+    output: Output = Field(default_factory=Output)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    sources: tuple[Source, ...] = ()
+    topics: tuple[Topic, ...] = ()
+    # Set by load_config: the directory relative paths are resolved against.
+    base_dir: str = "."
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the config file's directory."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else Path(self.base_dir) / candidate
+
+    @property
+    def output_dir(self) -> Path:
+        return self.resolve(self.output.dir)
+
+    @property
+    def store_path(self) -> Path:
+        return self.resolve(self.store.path)
+
+    def source(self, source_id: str) -> Source:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise KeyError(source_id)
+
+    def interval(self, source: Source) -> timedelta:
+        return source.interval or self.defaults.interval
+
+    def timezone(self, source: Source) -> ZoneInfo:
+        return ZoneInfo(source.timezone or self.defaults.timezone)
+
+    def allow_private(self, source: Source) -> bool:
+        if source.allow_private is not None:
+            return source.allow_private
+        return self.defaults.allow_private
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _format_path(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class _Lines:
+    """Maps key paths of a YAML document to the line they stand on."""
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self.root = root
+
+    def line(self, loc: Sequence[int | str]) -> int | None:
+        node = self.root
+        if node is None:
+            return None
+        line = node.start_mark.line + 1
+        for part in loc:
+            child: yaml.Node | None = None
+            if isinstance(node, yaml.MappingNode):
+                for key_node, value_node in node.value:
+                    if key_node.value == part:
+                        line = key_node.start_mark.line + 1
+                        child = value_node
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if 0 <= part < len(node.value):
+                    child = node.value[part]
+                    line = child.start_mark.line + 1
+            if child is None:
+                return line
+            node = child
+        return line
+
+    def duplicate_keys(self) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+
+        def walk(node: yaml.Node, path: list[int | str]) -> None:
+            if isinstance(node, yaml.MappingNode):
+                seen: set[str] = set()
+                for key_node, value_node in node.value:
+                    key = key_node.value
+                    if key in seen:
+                        found.append((_format_path([*path, key]), key_node.start_mark.line + 1))
+                    seen.add(key)
+                    walk(value_node, [*path, key])
+            elif isinstance(node, yaml.SequenceNode):
+                for index, item in enumerate(node.value):
+                    walk(item, [*path, index])
+
+        if self.root is not None:
+            walk(self.root, [])
+        return found
+
+
+def _field_names(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The keys allowed at ``loc`` (for 'did you mean' suggestions)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        for arg in (*getattr(annotation, "__args__", ()), annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                current = arg
+                break
+            for inner in getattr(arg, "__args__", ()):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    current = inner
+                    break
+    return [name for name in getattr(current, "model_fields", {}) if name != "base_dir"]
+
+
+def _problems_from(error: ValidationError, file: str, lines: _Lines) -> list[ConfigProblem]:
+    problems = []
+    for item in error.errors():
+        loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        path = _format_path(loc)
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            hint = _did_you_mean(key, _field_names(Config, loc[:-1]))
+            message = f"unknown key{hint}"
+        elif kind == "missing":
+            message = "required key is missing"
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            if kind == "string_pattern_mismatch":
+                message = "use letters, digits, '.', '_' or '-' only, starting with a letter or digit"
+        problems.append(ConfigProblem(file, lines.line(loc), path, message))
+    return problems
+
+
+def _extra_checks(config: Config, file: str, lines: _Lines) -> list[ConfigProblem]:
+    problems = []
+    for kind, items in (("sources", config.sources), ("topics", config.topics)):
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            if item.id in seen:
+                problems.append(
+                    ConfigProblem(
+                        file,
+                        lines.line([kind, index, "id"]),
+                        f"{kind}[{index}].id",
+                        f"duplicate id {item.id!r} (also {kind}[{seen[item.id]}]); ids must be unique",
+                    )
+                )
+            seen.setdefault(item.id, index)
+    ids = [s.id for s in config.sources]
+    for t_index, topic in enumerate(config.topics):
+        for key in ("sources", "exclude_sources"):
+            for s_index, sid in enumerate(getattr(topic, key)):
+                if sid not in ids:
+                    problems.append(
+                        ConfigProblem(
+                            file,
+                            lines.line(["topics", t_index, key, s_index]),
+                            f"topics[{t_index}].{key}[{s_index}]",
+                            f"unknown source {sid!r}{_did_you_mean(sid, ids)}",
+                        )
+                    )
+    for index, source in enumerate(config.sources):
+        location = source.location
+        parts = urlsplit(location)
+        if parts.scheme in ("http", "https"):
+            continue
+        path = Path(parts.path) if parts.scheme == "file" else config.resolve(location)
+        if not path.exists():
+            key = "url" if source.url else "page"
+            hint = ""
+            if not parts.scheme and "." in location.split("/")[0]:
+                hint = f" (did you mean 'https://{location}'?)"
+            problems.append(
+                ConfigProblem(
+                    file,
+                    lines.line(["sources", index, key]),
+                    f"sources[{index}].{key}",
+                    f"no such file {str(path)!r}{hint}",
+                )
+            )
+    return problems
+
+
+def parse_config(text: str, file: str = "<string>", base_dir: Path | None = None) -> Config:
+    """Validate YAML ``text``; raise ConfigError listing every problem with its line."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError([ConfigProblem(file, line, "", f"YAML syntax error: {problem}")]) from e
+    lines = _Lines(root)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(file, 1, "", "the file must be a mapping of keys")])
+    problems = [
+        ConfigProblem(file, line, path, "duplicate key; the later one would silently win")
+        for path, line in lines.duplicate_keys()
+    ]
+    if "base_dir" in data:
+        problems.append(ConfigProblem(file, lines.line(["base_dir"]), "base_dir", "unknown key"))
+    data = {k: v for k, v in data.items() if k != "base_dir"}
+    data["base_dir"] = str(base_dir or Path("."))
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(problems + _problems_from(e, file, lines)) from e
+    problems += _extra_checks(config, file, lines)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(
+            [ConfigProblem(str(path), None, "", "config file not found; pass --config PATH")]
+        ) from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {e}")]) from e
+    return parse_config(text, str(path), path.parent)

@@ -1,0 +1,125 @@
+"""Character sets: declared vs sniffed, with the Chinese supersets readers expect.
+
+gb2312 and gbk are decoded as gb18030 (a strict superset that also covers characters real
+GBK pages use), big5 as big5hkscs. Order for HTML: HTTP charset, BOM, ``<meta charset>``, then
+detection (charset-normalizer). A declared charset that fails to decode is not trusted.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from charset_normalizer import from_bytes
+
+SUPERSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "gb_2312-80": "gb18030",
+    "euc-cn": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "big5": "big5hkscs",
+    "big5-hkscs": "big5hkscs",
+    "cp950": "big5hkscs",
+    "x-big5": "big5hkscs",
+    # WHATWG: pages labelled latin-1 are decoded as windows-1252.
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "us-ascii": "cp1252",
+}
+
+_CHARSET_PARAM = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+_META = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE
+)
+_XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def normalize_charset(name: str | None) -> str | None:
+    """A Python codec name for a declared charset, with Chinese supersets; None if unknown."""
+    if not name:
+        return None
+    label = name.strip().strip("\"'").lower()
+    label = SUPERSETS.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def charset_from_content_type(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    match = _CHARSET_PARAM.search(content_type.encode("latin-1", "replace"))
+    return match.group(1).decode("ascii") if match else None
+
+
+def bom_charset(body: bytes) -> str | None:
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
+    return None
+
+
+def declared_xml_charset(body: bytes) -> str | None:
+    match = _XML_DECL.match(body[:512])
+    return match.group(1).decode("ascii") if match else None
+
+
+def meta_charset(body: bytes) -> str | None:
+    match = _META.search(body[:4096])
+    return match.group(1).decode("ascii") if match else None
+
+
+def _try(body: bytes, codec: str | None) -> str | None:
+    if not codec:
+        return None
+    try:
+        return body.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """Decode an HTML page; returns (text, codec used).
+
+    A declared charset is used only if the whole body decodes with it, so a page served as
+    UTF-8 but written in GBK does not turn into mojibake.
+    """
+    bom = bom_charset(body)
+    if bom:
+        return body.decode(bom, errors="replace").lstrip("\ufeff"), bom
+    for declared in (charset_from_content_type(content_type), meta_charset(body)):
+        codec = normalize_charset(declared)
+        text = _try(body, codec)
+        if text is not None and codec is not None:
+            return text, codec
+    text = _try(body, "utf-8")
+    if text is not None:
+        return text, "utf-8"
+    best = from_bytes(body[:200_000]).best()
+    codec = normalize_charset(best.encoding if best else None) or "gb18030"
+    return body.decode(codec, errors="replace"), codec
+
+
+def feed_charset_override(body: bytes, content_type: str | None) -> str | None:
+    """The codec feedparser should use instead of a declared gb2312/gbk/big5, if any.
+
+    feedparser decodes with the declared label as is; those labels are too narrow for what
+    Chinese publishers actually send.
+    """
+    declared = charset_from_content_type(content_type) or declared_xml_charset(body)
+    if not declared:
+        return None
+    label = declared.strip().lower()
+    if label in SUPERSETS and SUPERSETS[label] in ("gb18030", "big5hkscs"):
+        return SUPERSETS[label]
+    return None

@@ -1,0 +1,1 @@
+"""Article extraction: dates, bodies, authors, and Chinese text clean-up."""

@@ -1,0 +1,276 @@
+"""HTTP and local-file fetching: timeouts, size caps, redirects, conditional GET.
+
+Usage::
+
+    fetcher = Fetcher(base_dir=Path("config"))
+    response = fetcher.get(url, source_id="python-insider", etag=state.etag)
+    if response.not_modified: ...
+
+Redirects are followed by hand so that every hop is checked against the private-address guard
+and a permanent redirect (301/308) can be reported to the user.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import requests
+
+from feeds import USER_AGENT
+from feeds.errors import FetchError, GoneError
+from feeds.urls import is_private_host
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 20.0
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Response:
+    """What a fetch returned. ``body`` is empty when the resource was not modified."""
+
+    url: str
+    status: int
+    body: bytes
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    moved_to: str | None = None
+    max_age: float | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def body_hash(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def parse_max_age(cache_control: str | None) -> float | None:
+    if not cache_control:
+        return None
+    for directive in cache_control.split(","):
+        name, _, value = directive.strip().partition("=")
+        if name.lower() == "max-age" and value.strip().isdigit():
+            return float(value)
+    return None
+
+
+def is_local(location: str) -> bool:
+    """True for file:// URLs and plain paths."""
+    scheme = urlsplit(location).scheme
+    return scheme == "file" or scheme == "" or len(scheme) == 1
+
+
+class Fetcher:
+    """A requests Session with the limits every poll must respect."""
+
+    def __init__(
+        self,
+        *,
+        base_dir: Path | None = None,
+        user_agent: str = USER_AGENT,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_redirects: int = 5,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_dir = base_dir or Path(".")
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = user_agent
+        self.session.headers["Accept-Encoding"] = "gzip, deflate"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def get(
+        self,
+        location: str,
+        *,
+        source_id: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
+        allow_private: bool = True,
+        timeout: float | None = None,
+        max_bytes: int | None = None,
+        accept: str | None = None,
+    ) -> Response:
+        """Fetch ``location`` (URL or local path); raise FetchError naming the source."""
+        if is_local(location):
+            return self._get_file(location, source_id=source_id, last_modified=last_modified)
+        timeout = timeout or self.timeout
+        max_bytes = max_bytes or self.max_bytes
+        request_headers = dict(headers or {})
+        if accept:
+            request_headers.setdefault("Accept", accept)
+        if etag:
+            request_headers["If-None-Match"] = etag
+        if last_modified:
+            request_headers["If-Modified-Since"] = last_modified
+        proxies = {"http": proxy, "https": proxy} if proxy else None
+        deadline = time.monotonic() + timeout
+        url = location
+        moved_to: str | None = None
+        permanent = True
+        for _hop in range(self.max_redirects + 1):
+            self._check_address(url, source_id, allow_private)
+            response = self._send(url, source_id, request_headers, proxies, timeout)
+            if response.is_redirect:
+                target = urljoin(url, response.headers.get("Location", ""))
+                response.close()
+                permanent = permanent and response.status_code in (301, 308)
+                url = target
+                moved_to = target if permanent else None
+                continue
+            return self._finish(response, url, source_id, moved_to, deadline, max_bytes)
+        raise FetchError(
+            source_id, location, f"more than {self.max_redirects} redirects; check the URL"
+        )
+
+    def _check_address(self, url: str, source_id: str, allow_private: bool) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise FetchError(source_id, url, f"refusing to fetch a {parts.scheme or 'relative'} URL")
+        if not allow_private and is_private_host(parts.hostname or ""):
+            raise FetchError(
+                source_id,
+                url,
+                "refusing to fetch a private or loopback address; set allow_private: true "
+                "on the source if this is intended",
+            )
+
+    def _send(
+        self,
+        url: str,
+        source_id: str,
+        headers: Mapping[str, str],
+        proxies: dict[str, str] | None,
+        timeout: float,
+    ) -> requests.Response:
+        try:
+            return self.session.get(
+                url,
+                headers=dict(headers),
+                proxies=proxies,
+                timeout=(min(timeout, 10.0), timeout),
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.exceptions.SSLError as e:
+            raise FetchError(source_id, url, f"TLS error: {e}") from e
+        except requests.exceptions.Timeout as e:
+            raise FetchError(source_id, url, f"timed out after {timeout:g}s") from e
+        except requests.exceptions.ConnectionError as e:
+            raise FetchError(
+                source_id, url, "cannot connect; check the URL and whether the site is up"
+            ) from e
+        except requests.exceptions.RequestException as e:
+            raise FetchError(source_id, url, f"request failed: {e}") from e
+
+    def _finish(
+        self,
+        response: requests.Response,
+        url: str,
+        source_id: str,
+        moved_to: str | None,
+        deadline: float,
+        max_bytes: int,
+    ) -> Response:
+        status = response.status_code
+        head = response.headers
+        if status == 304:
+            response.close()
+            return Response(
+                url, 304, b"", head.get("Content-Type"), head.get("ETag"),
+                head.get("Last-Modified"), moved_to, parse_max_age(head.get("Cache-Control")),
+            )
+        if status >= 400:
+            response.close()
+            retry_after = parse_retry_after(head.get("Retry-After"))
+            if status == 410:
+                raise GoneError(source_id, url, "HTTP 410 Gone: the site removed this resource",
+                                status=status)
+            raise FetchError(source_id, url, f"HTTP {status} {response.reason or ''}".strip(),
+                             status=status, retry_after=retry_after)
+        declared = head.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            response.close()
+            raise FetchError(
+                source_id, url, f"response of {int(declared):,} bytes exceeds the {max_bytes:,}"
+                "-byte cap (max_bytes)", status=status,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FetchError(
+                        source_id, url, f"response exceeds the {max_bytes:,}-byte cap (max_bytes)",
+                        status=status,
+                    )
+                if time.monotonic() > deadline:
+                    raise FetchError(source_id, url, "response too slow: total time limit reached",
+                                     status=status)
+                chunks.append(chunk)
+        except requests.exceptions.RequestException as e:
+            raise FetchError(source_id, url, f"reading the response failed: {e}") from e
+        finally:
+            response.close()
+        return Response(
+            url, status, b"".join(chunks), head.get("Content-Type"), head.get("ETag"),
+            head.get("Last-Modified"), moved_to, parse_max_age(head.get("Cache-Control")),
+        )
+
+    def local_path(self, location: str) -> Path:
+        parts = urlsplit(location)
+        if parts.scheme == "file":
+            return Path(unquote(parts.path))
+        path = Path(location).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    def _get_file(self, location: str, *, source_id: str, last_modified: str | None) -> Response:
+        path = self.local_path(location)
+        try:
+            stat = path.stat()
+            stamp = email.utils.formatdate(stat.st_mtime, usegmt=True)
+            if last_modified == stamp:
+                return Response(location, 304, b"", None, None, stamp)
+            if stat.st_size > self.max_bytes:
+                raise FetchError(source_id, location, "file exceeds the size cap (max_bytes)")
+            body = path.read_bytes()
+        except OSError as e:
+            raise FetchError(source_id, location, f"cannot read file {path}: {e.strerror}") from e
+        return Response(path.resolve().as_uri(), 200, body, None, None, stamp)

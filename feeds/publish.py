@@ -1,0 +1,280 @@
+"""Writers: Atom per source and per topic (feedgen), OPML; atomic, rewrite only on change.
+
+Every feed is meant to pass the W3C Feed Validator with no errors and no warnings:
+a ``rel="self"`` link from ``output.base_url`` (MissingSelf), an author (RFC 4287 §4.1.1),
+``urn:uuid`` ids that never change (§4.2.6), and an ``updated`` that is the newest entry's,
+so the bytes, and the file, change only when an entry does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from feedgen.entry import FeedEntry
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from feeds import PROJECT_URL, __version__
+from feeds.config import Config, Source, Topic
+from feeds.extract.chinese import convert
+from feeds.model import Article, Person
+from feeds.store import SourceState, Store, Stored
+from feeds.topics import select
+
+log = logging.getLogger(__name__)
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ID_NAMESPACE = uuid.UUID("6f1c1d0e-4c55-4f3e-9a51-8a5d1e0b7c21")
+# XML 1.0 forbids most control characters; one in a scraped title would break the whole feed.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[A-Za-z]{2,}$")
+
+
+def xml_safe(text: str | None) -> str:
+    return _XML_INVALID.sub("", text) if text else ""
+
+
+def entry_id(source_id: str, key: str) -> str:
+    """The Atom id of a stored article: stable for (source, key), a valid URI."""
+    name = f"{source_id}\n{key}"
+    return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, name)}"
+
+
+def feed_id(kind: str, ident: str) -> str:
+    name = f"feed\n{kind}\n{ident}"
+    return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, name)}"
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed to write: where, what it is called, and its entries newest first."""
+
+    kind: str  # "sources", "topics", or a single file name such as "all"
+    ident: str
+    title: str
+    entries: Sequence[Stored]
+    subtitle: str | None = None
+    site_link: str | None = None
+    language: str | None = None
+    conversion: str | None = None
+
+    @property
+    def relative_path(self) -> str:
+        return f"{self.kind}/{self.ident}.atom" if self.kind else f"{self.ident}.atom"
+
+
+class _Entry(FeedEntry):  # type: ignore[misc]
+    """feedgen 1.0 drops rel/type/length from entry links in Atom (feedgen #135, #143);
+    without them an enclosure turns into a second alternate link (DuplicateAtomLink)."""
+
+    def atom_entry(self, extensions: bool = True) -> Any:
+        entry = super().atom_entry(extensions)
+        links = self.link() or []
+        elements = [e for e in entry if etree.QName(e).localname == "link"]
+        for element, link in zip(elements, links, strict=False):
+            for name in ("rel", "type", "length", "hreflang", "title"):
+                if link.get(name) not in (None, ""):
+                    element.set(name, str(link[name]))
+        return entry
+
+
+def _person(person: Person, conversion: str | None) -> dict[str, str]:
+    out = {"name": xml_safe(convert(person.name, conversion)) or "unknown"}
+    if person.email and _EMAIL.match(person.email):
+        out["email"] = person.email
+    if person.uri and person.uri.startswith(("http://", "https://")):
+        out["uri"] = person.uri
+    return out
+
+
+def _add_entry(fg: FeedGenerator, stored: Stored, conversion: str | None) -> None:
+    article: Article = stored.article
+    entry = _Entry()
+    fg.add_entry(entry, order="append")
+    c = conversion
+    entry.id(entry_id(stored.source_id, article.key))
+    entry.title(xml_safe(convert(article.title, c)) or "(untitled)")
+    if article.url:
+        entry.link(href=article.url, rel="alternate", type="text/html")
+    for enclosure in article.enclosures:
+        link: dict[str, Any] = {"href": enclosure.url, "rel": "enclosure"}
+        if enclosure.type:
+            link["type"] = enclosure.type
+        # RFC 4287 §4.2.7.6: length is advisory; 0 means unknown to most readers.
+        link["length"] = str(enclosure.length or 0)
+        entry.link(**link)
+    published = article.published or article.first_seen
+    updated = max(stored.effective_updated, published) if published else stored.effective_updated
+    entry.updated(updated)
+    if published:
+        entry.published(published)
+    authors = [_person(p, c) for p in article.authors]
+    if authors:
+        entry.author(authors)
+    for contributor in article.contributors:
+        entry.contributor(_person(contributor, c))
+    for category in article.categories:
+        term = xml_safe(convert(category, c))
+        if term:
+            entry.category(term=term)
+    content = xml_safe(convert(article.content_html, c))
+    if content:
+        entry.content(content, type="html")
+    summary = xml_safe(convert(article.summary, c))
+    if summary:
+        entry.summary(summary)
+    elif not content:
+        entry.summary(xml_safe(convert(article.title, c)) or "(no text)")
+
+
+def render_atom(spec: FeedSpec, base_url: str, author: str, empty_updated: datetime) -> bytes:
+    """The Atom document for ``spec``: same entries in, same bytes out."""
+    fg = FeedGenerator()
+    c = spec.conversion
+    fg.id(feed_id(spec.kind, spec.ident))
+    fg.title(xml_safe(convert(spec.title, c)) or spec.ident)
+    if spec.subtitle:
+        fg.subtitle(xml_safe(convert(spec.subtitle, c)))
+    fg.author({"name": author, "uri": base_url})
+    fg.link(href=base_url + spec.relative_path, rel="self", type="application/atom+xml")
+    if spec.site_link and spec.site_link.startswith(("http://", "https://")):
+        fg.link(href=spec.site_link, rel="alternate", type="text/html")
+    fg.generator("feeds", version=__version__, uri=PROJECT_URL)
+    if spec.language:
+        fg.language(spec.language)
+    updated = max((s.effective_updated for s in spec.entries), default=empty_updated)
+    fg.updated(updated)
+    for stored in spec.entries:
+        _add_entry(fg, stored, c)
+    data: bytes = fg.atom_str(pretty=True, encoding="utf-8")
+    return data
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Replace ``path`` with ``data`` atomically; return False (and touch nothing) if unchanged."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def render_opml(title: str, groups: Iterable[tuple[str, Sequence[FeedSpec]]], base_url: str
+                ) -> bytes:
+    """An OPML 2.0 subscription list, one folder per group."""
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = xml_safe(title)
+    body = etree.SubElement(root, "body")
+    for name, specs in groups:
+        if not specs:
+            continue
+        folder = etree.SubElement(body, "outline", text=name, title=name)
+        for spec in specs:
+            label = xml_safe(convert(spec.title, spec.conversion)) or spec.ident
+            attributes = {"type": "rss", "text": label, "title": label,
+                          "xmlUrl": base_url + spec.relative_path}
+            if spec.site_link:
+                attributes["htmlUrl"] = spec.site_link
+            etree.SubElement(folder, "outline", attributes)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+    return data
+
+
+def clean_stale(directory: Path, keep: set[Path]) -> list[Path]:
+    """Remove feeds of sources or topics no longer configured (and stray temp files)."""
+    removed = []
+    if not directory.is_dir():
+        return removed
+    for path in directory.iterdir():
+        if path.is_file() and path not in keep and (
+            path.suffix in (".atom", ".rss", ".json") or path.name.endswith(".tmp")
+        ):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def source_spec(config: Config, source: Source, store: Store, state: SourceState | None) -> FeedSpec:
+    """The feed of one source: its newest ``max_entries`` articles."""
+    title = source.title or (state.title if state else None) or source.id
+    return FeedSpec(
+        kind="sources",
+        ident=source.id,
+        title=title,
+        subtitle=f"{title}, via feeds",
+        entries=store.latest(source.id, config.output.max_entries),
+        site_link=(state.link if state else None)
+        or (source.page if source.page and source.page.startswith("http") else None),
+        language=source.language,
+        conversion=source.convert,
+    )
+
+
+def topic_spec(config: Config, topic: Topic, store: Store, now: datetime) -> FeedSpec:
+    """The feed of one topic: matching articles from its sources, newest first."""
+    limit = topic.limit or config.output.max_entries
+    enabled = [s.id for s in config.sources if s.enabled]
+    entries = list(select(topic, store.iter_articles(enabled), limit, now))
+    return FeedSpec(
+        kind="topics",
+        ident=topic.id,
+        title=topic.title or topic.id,
+        subtitle=topic.description,
+        entries=entries,
+        language=topic.language,
+        conversion=topic.convert,
+    )
+
+
+def publish_all(config: Config, store: Store, now: datetime | None = None) -> list[Path]:
+    """Write every source and topic feed and the OPML list; return the files that changed."""
+    now = now or now_utc()
+    out = config.output_dir
+    states = store.states()
+    empty_updated = store.created
+    sources = [s for s in config.sources if s.enabled]
+    source_specs = [source_spec(config, s, store, states.get(s.id)) for s in sources]
+    topic_specs = [topic_spec(config, t, store, now) for t in config.topics]
+    changed: list[Path] = []
+    for spec in (*source_specs, *topic_specs):
+        path = out / spec.relative_path
+        data = render_atom(spec, config.output.base_url, config.output.author, empty_updated)
+        if write_atomic(path, data):
+            changed.append(path)
+    clean_stale(out / "sources", {out / s.relative_path for s in source_specs})
+    clean_stale(out / "topics", {out / s.relative_path for s in topic_specs})
+    opml = render_opml(
+        config.output.title,
+        [("Topics", topic_specs), ("Sources", source_specs)],
+        config.output.base_url,
+    )
+    if write_atomic(out / "feeds.opml", opml):
+        changed.append(out / "feeds.opml")
+    return changed

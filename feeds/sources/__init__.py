@@ -1,0 +1,1 @@
+"""One module per source kind: ``feed`` (RSS/Atom/JSON Feed) and ``page`` (listing pages)."""

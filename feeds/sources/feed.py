@@ -1,0 +1,251 @@
+"""Existing feeds (RSS 0.9x/1.0/2.0, RDF, Atom 0.3/1.0, JSON Feed) -> articles, via feedparser.
+
+feedparser is tolerant: a feed with errors sets ``bozo`` and still yields what it could read.
+We fail a source only when nothing feed-like came out; partial data beats a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+
+from feeds.encoding import feed_charset_override
+from feeds.errors import ParseError
+from feeds.extract.chinese import clean_text, convert
+from feeds.extract.dates import parse_feed_date
+from feeds.model import Article, Enclosure, Image, Person
+from feeds.sanitize import html_to_text, one_line, sanitize_html, shorten
+from feeds.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+SUMMARY_CHARS = 600
+HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What one feed document gave."""
+
+    title: str | None
+    link: str | None
+    articles: tuple[Article, ...]
+    ttl_minutes: int | None = None
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedContext:
+    """What parsing needs to know about the source."""
+
+    source_id: str
+    url: str
+    timezone: tzinfo
+    language: str | None = None
+    convert: str | None = None
+
+
+def parse_feed(body: bytes, context: FeedContext, content_type: str | None = None) -> ParsedFeed:
+    """Parse a feed document; raise ParseError if it holds nothing feed-like."""
+    headers = {"content-location": context.url}
+    override = feed_charset_override(body, content_type)
+    if override:
+        headers["content-type"] = f"application/xml; charset={override}"
+    else:
+        # Local files carry no type; XML rules (the declaration, then UTF-8) apply.
+        headers["content-type"] = content_type or "application/xml"
+    try:
+        parsed = feedparser.parse(
+            body,
+            response_headers=headers,
+            sanitize_html=False,  # nh3 sanitizes once, below
+            resolve_relative_uris=False,  # our sanitizer makes URLs absolute
+        )
+    except Exception as e:  # feedparser's contract is not to raise; be safe if it does
+        raise ParseError(context.source_id, context.url, f"feed parser crashed: {e!r}") from e
+    warning = None
+    if parsed.get("bozo"):
+        warning = f"{type(parsed.get('bozo_exception')).__name__}: {parsed.get('bozo_exception')}"
+    if not parsed.get("version") and not parsed.get("entries"):
+        looks_html = body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html"))
+        hint = "it looks like a web page; use 'page:' instead of 'url:'" if looks_html else (
+            "check the URL; the response is not RSS, Atom or JSON Feed"
+        )
+        raise ParseError(context.source_id, context.url, f"not a feed ({warning or 'empty'}); {hint}")
+    feed = parsed.get("feed", {})
+    language = context.language or _language(feed.get("language"))
+    entries = parsed.get("entries", [])
+    guid_counts = Counter(e.get("id") for e in entries if e.get("id"))
+    link_counts = Counter(_link(e, context.url) for e in entries)
+    articles: list[Article] = []
+    seen: set[str] = set()
+    for entry in entries:
+        article = _article(entry, context, language, guid_counts, link_counts)
+        if article is None or article.key in seen:
+            continue
+        seen.add(article.key)
+        articles.append(article)
+    ttl = feed.get("ttl")
+    return ParsedFeed(
+        title=_text(feed.get("title"), context.convert) or None,
+        link=feed.get("link"),
+        articles=tuple(articles),
+        ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
+        warning=warning,
+    )
+
+
+def _language(value: Any) -> str | None:
+    return value.strip()[:35] if isinstance(value, str) and value.strip() else None
+
+
+def _text(value: Any, conversion: str | None) -> str:
+    return convert(clean_text(one_line(value if isinstance(value, str) else "")), conversion)
+
+
+def _link(entry: Mapping[str, Any], base: str) -> str | None:
+    link = entry.get("link")
+    if not link:
+        for candidate in entry.get("links", []):
+            if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
+                link = candidate["href"]
+                break
+    if not isinstance(link, str) or not link.strip():
+        return None
+    absolute = urljoin(base, link.strip())
+    return absolute if absolute.startswith(("http://", "https://")) else None
+
+
+def _html_of(detail: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(HTML, base URL) of a feedparser text construct; plain text is escaped into HTML."""
+    value = detail.get("value") or ""
+    kind = (detail.get("type") or "text/html").lower()
+    if not any(t in kind for t in HTML_TYPES):
+        from html import escape
+
+        value = "<p>" + escape(value).replace("\n\n", "</p><p>") + "</p>" if value else ""
+    return value, detail.get("base")
+
+
+def _persons(items: Iterable[Mapping[str, Any]], conversion: str | None) -> tuple[Person, ...]:
+    out: list[Person] = []
+    for item in items:
+        name = _text(item.get("name"), conversion)
+        email = item.get("email") or None
+        if not name and email:
+            name = email
+        if name and not any(p.name == name for p in out):
+            out.append(Person(name=name[:200], email=email, uri=item.get("href") or None))
+    return tuple(out)
+
+
+def _enclosures(entry: Mapping[str, Any], base: str) -> tuple[Enclosure, ...]:
+    out: list[Enclosure] = []
+    for item in entry.get("enclosures", []):
+        href = item.get("href")
+        if not href:
+            continue
+        url = urljoin(base, href)
+        if not url.startswith(("http://", "https://")) or any(e.url == url for e in out):
+            continue
+        length = item.get("length")
+        out.append(
+            Enclosure(
+                url=url,
+                type=item.get("type") or None,
+                length=int(length) if str(length or "").isdigit() else None,
+            )
+        )
+    return tuple(out)
+
+
+def _images(entry: Mapping[str, Any], enclosures: Iterable[Enclosure], base: str) -> tuple[Image, ...]:
+    urls: list[str] = []
+    for media in (*entry.get("media_content", []), *entry.get("media_thumbnail", [])):
+        if media.get("url") and media.get("medium", "image") == "image":
+            urls.append(urljoin(base, media["url"]))
+    urls += [e.url for e in enclosures if (e.type or "").startswith("image/")]
+    return tuple(Image(url=u) for u in dict.fromkeys(urls) if u.startswith(("http://", "https://")))
+
+
+def _article(
+    entry: Mapping[str, Any],
+    context: FeedContext,
+    language: str | None,
+    guid_counts: Counter[Any],
+    link_counts: Counter[str | None],
+) -> Article | None:
+    conversion = context.convert
+    link = _link(entry, context.url)
+    base = link or context.url
+    title = _text(entry.get("title"), conversion)
+    contents = [c for c in entry.get("content", []) if c.get("value")]
+    # The richest HTML alternative wins (feeds often carry a text and an HTML version).
+    contents.sort(key=lambda c: (any(t in (c.get("type") or "") for t in HTML_TYPES),
+                                 len(c.get("value", ""))), reverse=True)
+    summary_detail = entry.get("summary_detail") or {}
+    if contents:
+        raw_html, content_base = _html_of(contents[0])
+    elif summary_detail.get("value"):
+        raw_html, content_base = _html_of(summary_detail)
+    else:
+        raw_html, content_base = "", None
+    # xml:base wins; a local file's own URL is no base a reader can follow.
+    if not content_base or not content_base.startswith(("http://", "https://")):
+        content_base = base
+    content_html = convert(clean_text(sanitize_html(raw_html, content_base)), conversion)
+    text = html_to_text(content_html)
+    summary_source = summary_detail.get("value") if summary_detail else None
+    summary = convert(clean_text(html_to_text(summary_source)), conversion) if summary_source else ""
+    summary = shorten(summary or text, SUMMARY_CHARS)
+    if not title and not text and not link:
+        return None
+    if not title:
+        title = shorten(" ".join(text.split()), 80) if text else (link or "")
+    guid = entry.get("id")
+    canonical = canonical_url(link) if link else None
+    if isinstance(guid, str) and guid.strip() and guid_counts[guid] == 1:
+        key = guid.strip()
+    elif canonical and link_counts[link] == 1:
+        key = canonical
+    else:
+        digest = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()[:24]
+        key = f"sha256:{digest}"
+    authors = _persons(entry.get("authors") or ([entry["author_detail"]] if entry.get(
+        "author_detail") else []), conversion)
+    enclosures = _enclosures(entry, base)
+    published = parse_feed_date(entry.get("published"), entry.get("published_parsed"),
+                                context.timezone)
+    updated = parse_feed_date(entry.get("updated"), entry.get("updated_parsed"), context.timezone)
+    categories = tuple(
+        dict.fromkeys(
+            _text(t.get("term") or t.get("label"), conversion)[:100]
+            for t in entry.get("tags", [])
+            if (t.get("term") or t.get("label"))
+        )
+    )
+    return Article(
+        key=key[:2000],
+        url=link,
+        canonical_url=canonical,
+        title=title[:1000],
+        summary=summary or None,
+        content_html=content_html or None,
+        text=text or None,
+        published=published or updated,
+        updated=updated if updated and updated != published else None,
+        authors=authors,
+        contributors=_persons(entry.get("contributors", []), conversion),
+        categories=tuple(c for c in categories if c),
+        language=_language(entry.get("language")) or language,
+        images=_images(entry, enclosures, base),
+        enclosures=enclosures,
+    )
