@@ -397,3 +397,17 @@ class Store:
         )
         with self.engine.connect() as conn:
             return {row[0]: row[1] for row in conn.execute(query)}
+
+    def known_keys(self, source_id: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are already stored for ``source_id`` (to fetch only new pages)."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                rows = conn.execute(
+                    sa.select(articles_table.c.key).where(
+                        articles_table.c.source_id == source_id, articles_table.c.key.in_(chunk)
+                    )
+                )
+                found.update(row.key for row in rows)
+        return found
