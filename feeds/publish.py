@@ -126,10 +126,10 @@ def _add_entry(fg: FeedGenerator, stored: Stored, conversion: str | None) -> Non
         term = xml_safe(convert(category, c))
         if term:
             entry.category(term=term)
-    content = xml_safe(convert(article.content_html, c))
+    content = xml_safe(convert(article.content_html or "", c))
     if content:
         entry.content(content, type="html")
-    summary = xml_safe(convert(article.summary, c))
+    summary = xml_safe(convert(article.summary or "", c))
     if summary:
         entry.summary(summary)
     elif not content:
@@ -205,7 +205,7 @@ def render_opml(title: str, groups: Iterable[tuple[str, Sequence[FeedSpec]]], ba
 
 def clean_stale(directory: Path, keep: set[Path]) -> list[Path]:
     """Remove feeds of sources or topics no longer configured (and stray temp files)."""
-    removed = []
+    removed: list[Path] = []
     if not directory.is_dir():
         return removed
     for path in directory.iterdir():

@@ -167,7 +167,9 @@ def _enclosures(entry: Mapping[str, Any], base: str) -> tuple[Enclosure, ...]:
     return tuple(out)
 
 
-def _images(entry: Mapping[str, Any], enclosures: Iterable[Enclosure], base: str) -> tuple[Image, ...]:
+def _images(
+    entry: Mapping[str, Any], enclosures: Iterable[Enclosure], base: str
+) -> tuple[Image, ...]:
     urls: list[str] = []
     for media in (*entry.get("media_content", []), *entry.get("media_thumbnail", [])):
         if media.get("url") and media.get("medium", "image") == "image":
@@ -204,7 +206,9 @@ def _article(
     content_html = convert(clean_text(sanitize_html(raw_html, content_base)), conversion)
     text = html_to_text(content_html)
     summary_source = summary_detail.get("value") if summary_detail else None
-    summary = convert(clean_text(html_to_text(summary_source)), conversion) if summary_source else ""
+    summary = ""
+    if summary_source:
+        summary = convert(clean_text(html_to_text(summary_source)), conversion)
     summary = shorten(summary or text, SUMMARY_CHARS)
     if not title and not text and not link:
         return None
