@@ -57,6 +57,8 @@ def parse_duration(value: Any) -> timedelta:
     if not isinstance(value, str):
         raise ValueError("expected a duration such as 30m, 1h or 90s")
     text = value.strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        text += "s"  # a quoted number means seconds, as an unquoted one does
     pos, total = 0, 0.0
     for match in _DURATION_RE.finditer(text):
         if match.start() != pos:
@@ -80,7 +82,9 @@ def parse_size(value: Any) -> int:
     return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
 
 
-def check_timezone(value: str) -> str:
+def check_timezone(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a time zone name such as Asia/Shanghai or UTC")
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as e:
@@ -102,21 +106,24 @@ OpenCCConversion = Literal[
 ]
 
 
-def check_location(value: str) -> str:
+def check_location(value: Any) -> str:
     """An http(s) URL, a file:// URL, or a local path (resolved later against the config)."""
-    value = value.strip()
-    parts = urlsplit(value)
+    if not isinstance(value, str):
+        raise ValueError("expected a URL such as https://example.org/feed.xml, or a path")
+    text = value.strip()
+    parts = urlsplit(text)
     if parts.scheme in ("http", "https"):
         if not parts.hostname:
-            raise ValueError(f"{value!r} has no host name")
-        if " " in value:
-            raise ValueError(f"{value!r} contains a space; encode it as %20")
-        return value
+            raise ValueError(f"{text!r} has no host name")
+        if " " in text:
+            raise ValueError(f"{text!r} contains a space; encode it as %20")
+        return text
     if parts.scheme == "file" or not parts.scheme or len(parts.scheme) == 1:
-        return value  # a path; len 1 is a Windows drive letter
-    if parts.scheme in ("htp", "htps", "http:", "hhtp", "htttp", "ttp", "ttps"):
-        raise ValueError(f"{value!r}: unknown scheme {parts.scheme!r} (did you mean 'http'?)")
-    raise ValueError(f"{value!r}: only http, https and file URLs, or local paths, are supported")
+        return text  # a path; len 1 is a Windows drive letter
+    close = difflib.get_close_matches(parts.scheme, ["http", "https"], n=1, cutoff=0.6)
+    if close:
+        raise ValueError(f"{text!r}: unknown scheme {parts.scheme!r} (did you mean {close[0]!r}?)")
+    raise ValueError(f"{text!r}: only http, https and file URLs, or local paths, are supported")
 
 
 Location = Annotated[str, BeforeValidator(check_location)]
@@ -349,10 +356,10 @@ class _Lines:
                         line = key_node.start_mark.line + 1
                         child = value_node
                         break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                if 0 <= part < len(node.value):
-                    child = node.value[part]
-                    line = child.start_mark.line + 1
+            elif (isinstance(node, yaml.SequenceNode) and isinstance(part, int)
+                  and 0 <= part < len(node.value)):
+                child = node.value[part]
+                line = child.start_mark.line + 1
             if child is None:
                 return line
             node = child
@@ -400,6 +407,12 @@ def _field_names(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
     return [name for name in getattr(current, "model_fields", {}) if name != "base_dir"]
 
 
+def _yaml_type(value: Any) -> str:
+    names = {str: "a string", bool: "a boolean", int: "a number", float: "a number",
+             list: "a list", dict: "a mapping", type(None): "nothing"}
+    return names.get(type(value), type(value).__name__)
+
+
 def _problems_from(error: ValidationError, file: str, lines: _Lines) -> list[ConfigProblem]:
     problems = []
     for item in error.errors():
@@ -412,34 +425,56 @@ def _problems_from(error: ValidationError, file: str, lines: _Lines) -> list[Con
             message = f"unknown key{hint}"
         elif kind == "missing":
             message = "required key is missing"
+        elif kind in ("model_type", "dict_type"):
+            # pydantic says "instance of Source"; a user wrote YAML, not Python.
+            message = f"expected a mapping of keys, got {_yaml_type(item.get('input'))}"
+        elif kind in ("tuple_type", "list_type"):
+            message = f"expected a list, got {_yaml_type(item.get('input'))}"
         else:
             message = item["msg"].removeprefix("Value error, ")
             if kind == "string_pattern_mismatch":
-                message = "use letters, digits, '.', '_' or '-' only, starting with a letter or digit"
+                message = ("use letters, digits, '.', '_' or '-' only, "
+                           "starting with a letter or digit")
         problems.append(ConfigProblem(file, lines.line(loc), path, message))
     return problems
 
 
-def _extra_checks(config: Config, file: str, lines: _Lines) -> list[ConfigProblem]:
+def _items(data: dict[str, Any], kind: str) -> list[tuple[int, dict[str, Any]]]:
+    items = data.get(kind)
+    if not isinstance(items, list):
+        return []
+    return [(index, item) for index, item in enumerate(items) if isinstance(item, dict)]
+
+
+def _extra_checks(data: dict[str, Any], file: str, lines: _Lines, base_dir: Path
+                  ) -> list[ConfigProblem]:
+    """Checks across entries. They read the raw data, not the validated model, so that they
+    still run when the schema has errors and the user sees every problem at once."""
     problems = []
-    for kind, items in (("sources", config.sources), ("topics", config.topics)):
+    for kind in ("sources", "topics"):
         seen: dict[str, int] = {}
-        for index, item in enumerate(items):
-            if item.id in seen:
+        for index, item in _items(data, kind):
+            ident = item.get("id")
+            if not isinstance(ident, str):
+                continue
+            if ident in seen:
                 problems.append(
                     ConfigProblem(
                         file,
                         lines.line([kind, index, "id"]),
                         f"{kind}[{index}].id",
-                        f"duplicate id {item.id!r} (also {kind}[{seen[item.id]}]); ids must be unique",
+                        f"duplicate id {ident!r} (also {kind}[{seen[ident]}]); ids must be unique",
                     )
                 )
-            seen.setdefault(item.id, index)
-    ids = [s.id for s in config.sources]
-    for t_index, topic in enumerate(config.topics):
+            seen.setdefault(ident, index)
+    ids = [s["id"] for _, s in _items(data, "sources") if isinstance(s.get("id"), str)]
+    for t_index, topic in _items(data, "topics"):
         for key in ("sources", "exclude_sources"):
-            for s_index, sid in enumerate(getattr(topic, key)):
-                if sid not in ids:
+            names = topic.get(key)
+            if not isinstance(names, list):
+                continue
+            for s_index, sid in enumerate(names):
+                if isinstance(sid, str) and sid not in ids:
                     problems.append(
                         ConfigProblem(
                             file,
@@ -448,14 +483,22 @@ def _extra_checks(config: Config, file: str, lines: _Lines) -> list[ConfigProble
                             f"unknown source {sid!r}{_did_you_mean(sid, ids)}",
                         )
                     )
-    for index, source in enumerate(config.sources):
-        location = source.location
-        parts = urlsplit(location)
-        if parts.scheme in ("http", "https"):
-            continue
-        path = Path(parts.path) if parts.scheme == "file" else config.resolve(location)
-        if not path.exists():
-            key = "url" if source.url else "page"
+    for index, source in _items(data, "sources"):
+        for key in ("url", "page"):
+            try:
+                location = check_location(source.get(key))
+            except ValueError:
+                continue  # absent, or already reported by the schema
+            parts = urlsplit(location)
+            if parts.scheme in ("http", "https"):
+                continue
+            if parts.scheme == "file":
+                path = Path(parts.path)
+            else:
+                path = Path(location).expanduser()
+                path = path if path.is_absolute() else base_dir / path
+            if path.exists():
+                continue
             hint = ""
             if not parts.scheme and "." in location.split("/")[0]:
                 hint = f" (did you mean 'https://{location}'?)"
@@ -493,13 +536,18 @@ def parse_config(text: str, file: str = "<string>", base_dir: Path | None = None
         problems.append(ConfigProblem(file, lines.line(["base_dir"]), "base_dir", "unknown key"))
     data = {k: v for k, v in data.items() if k != "base_dir"}
     data["base_dir"] = str(base_dir or Path("."))
+    cause: ValidationError | None = None
+    config: Config | None = None
     try:
         config = Config.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(problems + _problems_from(e, file, lines)) from e
-    problems += _extra_checks(config, file, lines)
-    if problems:
-        raise ConfigError(problems)
+        cause = e
+        problems += _problems_from(e, file, lines)
+    problems += _extra_checks(data, file, lines, base_dir or Path("."))
+    if problems or config is None:
+        # In file order, as an editor shows them.
+        problems.sort(key=lambda p: p.line or 0)
+        raise ConfigError(problems) from cause
     return config
 
 
