@@ -96,6 +96,13 @@ def _person(person: Person, conversion: str | None) -> dict[str, str]:
     return out
 
 
+def _entry_updated(stored: Stored) -> datetime:
+    """An entry's ``updated``: never before its ``published`` (some publishers send that)."""
+    published = stored.article.published or stored.article.first_seen
+    updated = stored.effective_updated
+    return max(updated, published) if published else updated
+
+
 def _add_entry(fg: FeedGenerator, stored: Stored, conversion: str | None) -> None:
     article: Article = stored.article
     entry = _Entry()
@@ -113,8 +120,7 @@ def _add_entry(fg: FeedGenerator, stored: Stored, conversion: str | None) -> Non
         link["length"] = str(enclosure.length or 0)
         entry.link(**link)
     published = article.published or article.first_seen
-    updated = max(stored.effective_updated, published) if published else stored.effective_updated
-    entry.updated(updated)
+    entry.updated(_entry_updated(stored))
     if published:
         entry.published(published)
     authors = [_person(p, c) for p in article.authors]
@@ -151,7 +157,8 @@ def render_atom(spec: FeedSpec, base_url: str, author: str, empty_updated: datet
     fg.generator("feeds", version=__version__, uri=PROJECT_URL)
     if spec.language:
         fg.language(spec.language)
-    updated = max((s.effective_updated for s in spec.entries), default=empty_updated)
+    # The feed changed when its newest entry did: the same value that entry shows.
+    updated = max((_entry_updated(s) for s in spec.entries), default=empty_updated)
     fg.updated(updated)
     for stored in spec.entries:
         _add_entry(fg, stored, c)
@@ -221,7 +228,9 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def source_spec(config: Config, source: Source, store: Store, state: SourceState | None) -> FeedSpec:
+def source_spec(
+    config: Config, source: Source, store: Store, state: SourceState | None
+) -> FeedSpec:
     """The feed of one source: its newest ``max_entries`` articles."""
     title = source.title or (state.title if state else None) or source.id
     return FeedSpec(
