@@ -8,21 +8,30 @@ Usage::
 
 Redirects are followed by hand so that every hop is checked against the private-address guard
 and a permanent redirect (301/308) can be reported to the user.
+
+Politeness lives here, so that it covers every request (feeds, listing pages, article pages,
+robots.txt): a :class:`HostLimiter` bounds concurrent requests per host and spaces them out,
+and a fetcher from :meth:`Fetcher.obeying_robots` refuses URLs robots.txt disallows.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import email.utils
 import hashlib
 import logging
+import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
+from protego import Protego
 
 from feeds import USER_AGENT
 from feeds.errors import FetchError, GoneError
@@ -83,6 +92,88 @@ def parse_max_age(cache_control: str | None) -> float | None:
     return None
 
 
+class FetchCancelled(Exception):
+    """The service is stopping; a request waiting for its host was abandoned.
+
+    Deliberately not a FeedsError: an abandoned poll is not the source's failure and must
+    not be recorded as one.
+    """
+
+
+@dataclass
+class _HostSlot:
+    active: int = 0
+    ready_at: float = 0.0  # monotonic time before which no new request may start
+
+
+class HostLimiter:
+    """At most ``per_host`` requests at a time to one host, started at least ``delay`` apart.
+
+    The delay also runs from the end of a request, so with ``per_host=1`` a host sees a
+    pause of ``delay`` seconds between one response and the next request. Usage::
+
+        limiter = HostLimiter(per_host=1, delay=1.0)
+        with limiter.slot("example.org"):
+            ...  # one HTTP request
+    """
+
+    def __init__(
+        self, per_host: int = 1, delay: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_host = max(1, per_host)
+        self.delay = max(0.0, delay)
+        self.clock = clock
+        self._slots: dict[str, _HostSlot] = {}
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def configure(self, per_host: int, delay: float) -> None:
+        """New limits (after a config reload); requests in flight keep their slots."""
+        with self._cond:
+            self.per_host = max(1, per_host)
+            self.delay = max(0.0, delay)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Wake every waiting request with FetchCancelled (the service is stopping)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        host = host.lower()
+        with self._cond:
+            state = self._slots.setdefault(host, _HostSlot())
+            while True:
+                if self._closed:
+                    raise FetchCancelled(host)
+                now = self.clock()
+                if state.active < self.per_host and now >= state.ready_at:
+                    break
+                wait = state.ready_at - now if state.active < self.per_host else None
+                self._cond.wait(timeout=wait if wait is None else max(wait, 0.001))
+            state.active += 1
+            state.ready_at = now + self.delay
+        try:
+            yield
+        finally:
+            with self._cond:
+                state.active -= 1
+                state.ready_at = max(state.ready_at, self.clock() + self.delay)
+                self._cond.notify_all()
+
+
+@dataclass
+class RobotsCache:
+    """robots.txt per host (scheme and authority), kept for ``ttl`` seconds (RFC 9309 §2.4)."""
+
+    ttl: float = 3600.0
+    entries: dict[str, tuple[float, Protego | None]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 def is_local(location: str) -> bool:
     """True for file:// URLs and plain paths."""
     scheme = urlsplit(location).scheme
@@ -101,8 +192,14 @@ class Fetcher:
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_redirects: int = 5,
         session: requests.Session | None = None,
+        limiter: HostLimiter | None = None,
     ) -> None:
         self.base_dir = base_dir or Path(".")
+        self.user_agent = user_agent
+        # One limiter for every request of this process; without one, requests are not limited.
+        self.limiter = limiter
+        self.robots: RobotsCache = RobotsCache()
+        self.check_robots = False
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
@@ -112,6 +209,55 @@ class Fetcher:
 
     def close(self) -> None:
         self.session.close()
+
+    def obeying_robots(self) -> Fetcher:
+        """The same fetcher (session, limiter, robots cache) refusing what robots.txt disallows.
+
+        Page sources poll through this view unless they set ``robots: false``.
+        """
+        view = copy.copy(self)
+        view.check_robots = True
+        return view
+
+    def _slot(self, url: str) -> contextlib.AbstractContextManager[None]:
+        if self.limiter is None:
+            return contextlib.nullcontext()
+        return self.limiter.slot(urlsplit(url).hostname or "")
+
+    def robots_allow(self, url: str, *, source_id: str, allow_private: bool = True) -> bool:
+        """Whether robots.txt of ``url``'s host lets our user agent fetch it (cached per host)."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        now = time.monotonic()
+        with self.robots.lock:
+            cached = self.robots.entries.get(origin)
+        if cached is None or cached[0] < now:
+            rules = self._fetch_robots(origin, source_id, allow_private)
+            with self.robots.lock:
+                self.robots.entries[origin] = (now + self.robots.ttl, rules)
+        else:
+            rules = cached[1]
+        return rules is None or bool(rules.can_fetch(url, self.user_agent))
+
+    def _fetch_robots(self, origin: str, source_id: str, allow_private: bool) -> Protego | None:
+        """robots.txt parsed; None means everything is allowed."""
+        url = origin + "/robots.txt"
+        self._check_address(url, source_id, allow_private)
+        try:
+            with self._slot(url):
+                response = self.session.get(url, timeout=(10.0, 20.0), allow_redirects=True)
+                status, text = response.status_code, response.text[:500_000]
+                response.close()
+        except requests.exceptions.RequestException as e:
+            # The page request itself will fail and report why; do not block it here.
+            log.debug("%s: robots.txt unreachable (%s); assuming allowed", origin, e)
+            return None
+        if status >= 500:
+            # RFC 9309 §2.3.1.4: a server error means "assume complete disallow" for now.
+            return Protego.parse("User-agent: *\nDisallow: /\n")
+        if status >= 400:
+            return None  # RFC 9309 §2.3.1.3: unavailable robots.txt allows everything
+        return Protego.parse(text)
 
     def get(
         self,
@@ -146,15 +292,24 @@ class Fetcher:
         permanent = True
         for _hop in range(self.max_redirects + 1):
             self._check_address(url, source_id, allow_private)
-            response = self._send(url, source_id, request_headers, proxies, timeout)
-            if response.is_redirect:
-                target = urljoin(url, response.headers.get("Location", ""))
-                response.close()
-                permanent = permanent and response.status_code in (301, 308)
-                url = target
-                moved_to = target if permanent else None
-                continue
-            return self._finish(response, url, source_id, moved_to, deadline, max_bytes)
+            if self.check_robots and not self.robots_allow(
+                url, source_id=source_id, allow_private=allow_private
+            ):
+                raise FetchError(
+                    source_id, url,
+                    "robots.txt disallows this URL for feeds; set robots: false on the source "
+                    "only if the site owner agrees",
+                )
+            with self._slot(url):
+                response = self._send(url, source_id, request_headers, proxies, timeout)
+                if response.is_redirect:
+                    target = urljoin(url, response.headers.get("Location", ""))
+                    response.close()
+                    permanent = permanent and response.status_code in (301, 308)
+                    url = target
+                    moved_to = target if permanent else None
+                    continue
+                return self._finish(response, url, source_id, moved_to, deadline, max_bytes)
         raise FetchError(
             source_id, location, f"more than {self.max_redirects} redirects; check the URL"
         )
@@ -162,7 +317,9 @@ class Fetcher:
     def _check_address(self, url: str, source_id: str, allow_private: bool) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
-            raise FetchError(source_id, url, f"refusing to fetch a {parts.scheme or 'relative'} URL")
+            raise FetchError(
+                source_id, url, f"refusing to fetch a {parts.scheme or 'relative'} URL"
+            )
         if not allow_private and is_private_host(parts.hostname or ""):
             raise FetchError(
                 source_id,
