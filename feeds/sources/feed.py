@@ -7,6 +7,7 @@ We fail a source only when nothing feed-like came out; partial data beats a cras
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -55,6 +56,17 @@ class FeedContext:
 
 def parse_feed(body: bytes, context: FeedContext, content_type: str | None = None) -> ParsedFeed:
     """Parse a feed document; raise ParseError if it holds nothing feed-like."""
+    if _looks_json(body, content_type):
+        parsed: Mapping[str, Any] = _json_feed(body, context)
+    else:
+        parsed = _xml_feed(body, context, content_type)
+    warning = None
+    if parsed.get("bozo"):
+        warning = f"{type(parsed.get('bozo_exception')).__name__}: {parsed.get('bozo_exception')}"
+    return _finish(parsed, context, body, warning)
+
+
+def _xml_feed(body: bytes, context: FeedContext, content_type: str | None) -> Mapping[str, Any]:
     headers = {"content-location": context.url}
     override = feed_charset_override(body, content_type)
     if override:
@@ -63,7 +75,7 @@ def parse_feed(body: bytes, context: FeedContext, content_type: str | None = Non
         # Local files carry no type; XML rules (the declaration, then UTF-8) apply.
         headers["content-type"] = content_type or "application/xml"
     try:
-        parsed = feedparser.parse(
+        parsed_: Mapping[str, Any] = feedparser.parse(
             body,
             response_headers=headers,
             sanitize_html=False,  # nh3 sanitizes once, below
@@ -71,15 +83,94 @@ def parse_feed(body: bytes, context: FeedContext, content_type: str | None = Non
         )
     except Exception as e:  # feedparser's contract is not to raise; be safe if it does
         raise ParseError(context.source_id, context.url, f"feed parser crashed: {e!r}") from e
-    warning = None
-    if parsed.get("bozo"):
-        warning = f"{type(parsed.get('bozo_exception')).__name__}: {parsed.get('bozo_exception')}"
+    return parsed_
+
+
+def _looks_json(body: bytes, content_type: str | None) -> bool:
+    """The body decides; the type only when the body is neither XML-like nor JSON-like."""
+    first = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if first in (b"{", b"<"):
+        return first == b"{"
+    return bool(content_type) and "json" in (content_type or "").lower()
+
+
+def _json_feed(body: bytes, context: FeedContext) -> dict[str, Any]:
+    """A JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1) in feedparser's shape.
+
+    feedparser 6 reads only XML, so JSON Feed is mapped here onto the keys ``_article`` reads.
+    """
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ParseError(context.source_id, context.url, f"not a feed (bad JSON: {e})") from e
+    version = data.get("version") if isinstance(data, dict) else None
+    if not isinstance(version, str) or not version.startswith("https://jsonfeed.org/version/"):
+        raise ParseError(context.source_id, context.url,
+                         "not a feed (JSON without a jsonfeed.org version); check the URL")
+    items = data.get("items")
+    entries = [_json_item(item) for item in items if isinstance(item, dict)] if isinstance(
+        items, list) else []
+    return {
+        "version": "json1",
+        "feed": {"title": _json_str(data.get("title")),
+                 "link": _json_str(data.get("home_page_url")),
+                 "language": _json_str(data.get("language"))},
+        "entries": entries,
+    }
+
+
+def _json_str(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # ids are strings by the spec, numbers in practice
+    return None
+
+
+def _json_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    authors = item.get("authors")
+    if not isinstance(authors, list):  # 1.0 had a single "author"
+        authors = [item.get("author")]
+    tags = item.get("tags")
+    tags = tags if isinstance(tags, list) else []
+    attachments = item.get("attachments")
+    attachments = attachments if isinstance(attachments, list) else []
+    content = []
+    for key, kind in (("content_html", "text/html"), ("content_text", "text/plain")):
+        if _json_str(item.get(key)):
+            content.append({"value": item[key], "type": kind})
+    entry: dict[str, Any] = {
+        "id": _json_str(item.get("id")),
+        "link": _json_str(item.get("url")) or _json_str(item.get("external_url")),
+        "title": _json_str(item.get("title")) or "",
+        "content": content,
+        "published": _json_str(item.get("date_published")),
+        "updated": _json_str(item.get("date_modified")),
+        "authors": [{"name": _json_str(a.get("name")) or "", "href": _json_str(a.get("url"))}
+                    for a in authors if isinstance(a, dict)],
+        "tags": [{"term": t} for t in tags if isinstance(t, str)],
+        "enclosures": [{"href": _json_str(a.get("url")), "type": _json_str(a.get("mime_type")),
+                        "length": _json_str(a.get("size_in_bytes"))}
+                       for a in attachments if isinstance(a, dict)],
+        "language": _json_str(item.get("language")),
+    }
+    if _json_str(item.get("summary")):
+        entry["summary_detail"] = {"value": item["summary"], "type": "text/plain"}
+    image = _json_str(item.get("image"))
+    if image:
+        entry["media_content"] = [{"url": image, "medium": "image"}]
+    return entry
+
+
+def _finish(parsed: Mapping[str, Any], context: FeedContext, body: bytes,
+            warning: str | None) -> ParsedFeed:
     if not parsed.get("version") and not parsed.get("entries"):
         looks_html = body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html"))
         hint = "it looks like a web page; use 'page:' instead of 'url:'" if looks_html else (
             "check the URL; the response is not RSS, Atom or JSON Feed"
         )
-        raise ParseError(context.source_id, context.url, f"not a feed ({warning or 'empty'}); {hint}")
+        raise ParseError(context.source_id, context.url,
+                         f"not a feed ({warning or 'empty'}); {hint}")
     feed = parsed.get("feed", {})
     language = context.language or _language(feed.get("language"))
     entries = parsed.get("entries", [])
