@@ -143,6 +143,13 @@ class Defaults(Strict):
     max_redirects: int = Field(default=5, ge=0, le=20)
     allow_private: bool = False
     max_backoff: Duration = timedelta(hours=24)
+    # Politeness: requests at a time to one host, and the pause between them.
+    per_host: int = Field(default=1, ge=1, le=16)
+    host_delay: Duration = timedelta(seconds=1)
+    # Sources polled at the same time by the service (`feeds run --workers` overrides).
+    workers: int = Field(default=4, ge=1, le=64)
+    # Up to this fraction of the interval is added at random to each due time.
+    jitter: float = Field(default=0.1, ge=0.0, le=1.0)
 
 
 class ItemRules(Strict):
