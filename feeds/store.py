@@ -101,6 +101,28 @@ articles_table = sa.Table(
     sa.Index("ix_articles_sort", "sort_ts"),
 )
 
+# What happened to sources' health (failing, recovered, gone, broken rules), for health.atom.
+# Added without a schema bump: create_all adds the table to existing databases.
+health_table = sa.Table(
+    "health_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source_id", sa.String(100), nullable=False),
+    sa.Column("at", AwareDateTime, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class HealthEvent:
+    """A change in a source's health: ``kind`` is failing, recovered, gone or broken."""
+
+    source_id: str
+    at: datetime
+    kind: str
+    message: str
+    id: int | None = None
+
 
 @dataclass(frozen=True)
 class SourceState:
@@ -314,6 +336,20 @@ class Store:
             )
         else:
             conn.execute(sa.insert(sources_table).values(values))
+
+    # -- health --------------------------------------------------------------------------
+
+    def add_health_event(self, event: HealthEvent) -> None:
+        values = {k: v for k, v in asdict(event).items() if k != "id"}
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(health_table).values(values))
+
+    def health_events(self, limit: int = 100) -> list[HealthEvent]:
+        """The newest ``limit`` health events, newest first."""
+        query = sa.select(health_table).order_by(health_table.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [HealthEvent(r.source_id, r.at, r.kind, r.message, r.id)
+                    for r in conn.execute(query)]
 
     # -- articles ------------------------------------------------------------------------
 
