@@ -12,20 +12,24 @@ broken source never stops the others.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from feeds.config import Config, Source
 from feeds.errors import FeedsError, GoneError, SourceError
-from feeds.fetch import Fetcher, Response
+from feeds.fetch import FetchCancelled, Fetcher, Response
 from feeds.model import Article
 from feeds.sources.feed import FeedContext, parse_feed
 from feeds.store import SourceState, Store
 
 log = logging.getLogger(__name__)
+
+# The one source of randomness in scheduling (jitter); tests replace it.
+draw_jitter: Callable[[], float] = random.random
 
 
 @dataclass(frozen=True)
@@ -41,19 +45,30 @@ class PollResult:
     duration: float = 0.0
     next_due: datetime | None = None
     moved_to: str | None = None
+    error_kind: str | None = None  # the error's class name: FetchError, ParseError, ...
 
     @property
     def failed(self) -> bool:
         return self.status in ("failed", "gone")
 
 
-Collector = Callable[[Source, Config, Response, Fetcher, Store, datetime], Sequence[Article]]
+@dataclass(frozen=True)
+class Collected:
+    """A collector's articles with the publisher's hint on how often to poll (RSS ``<ttl>``)."""
+
+    articles: Sequence[Article]
+    ttl: timedelta | None = None
+
+
+Collector = Callable[
+    [Source, Config, Response, Fetcher, Store, datetime], Sequence[Article] | Collected
+]
 
 
 def collect_feed(
     source: Source, config: Config, response: Response, fetcher: Fetcher, store: Store,
     now: datetime,
-) -> Sequence[Article]:
+) -> Sequence[Article] | Collected:
     context = FeedContext(
         source_id=source.id,
         url=response.url,
@@ -64,7 +79,8 @@ def collect_feed(
     parsed = parse_feed(response.body, context, response.content_type)
     if parsed.warning:
         log.debug("%s: feed has errors but was read: %s", source.id, parsed.warning)
-    return parsed.articles
+    ttl = timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else None
+    return Collected(parsed.articles, ttl)
 
 
 def collector_for(source: Source) -> Collector:
@@ -75,21 +91,74 @@ def collector_for(source: Source) -> Collector:
     return collect_page
 
 
+def effective_interval(interval: timedelta, hint_seconds: float | None, cap: timedelta
+                       ) -> timedelta:
+    """Cache-Control max-age and RSS ``<ttl>`` may lengthen the interval, never shorten it.
+
+    The hint is bounded by the backoff cap so that a huge max-age cannot silence a source.
+    """
+    if not hint_seconds:
+        return interval
+    return max(interval, min(timedelta(seconds=hint_seconds), max(cap, interval)))
+
+
 def next_due_after(now: datetime, interval: timedelta, failures: int, cap: timedelta,
-                   retry_after: datetime | None = None) -> datetime:
-    """When to poll next: the interval, doubled per consecutive failure up to ``cap``."""
-    wait = interval if failures == 0 else min(interval * (2 ** min(failures, 30)), cap)
-    due = now + max(wait, timedelta(0))
+                   retry_after: datetime | None = None, jitter: float = 0.0) -> datetime:
+    """When to poll next: the interval, doubled per consecutive failure up to ``cap``.
+
+    The backoff never drops below the interval (a cap shorter than the interval does not
+    make a failing source polled more often), a Retry-After time is always honoured, and
+    ``jitter`` (a fraction drawn by the caller, 0..1) spreads sources that share an interval.
+    """
+    backoff = max(interval, min(interval * (2 ** min(failures, 30)), cap))
+    wait = interval if failures == 0 else backoff
+    due = now + max(wait, timedelta(0)) * (1.0 + max(jitter, 0.0))
     return max(due, retry_after) if retry_after else due
+
+
+def cron_due_after(expression: str, timezone: tzinfo, after: datetime) -> datetime:
+    """The first time at or after ``after`` that a crontab ``expression`` names."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(expression, timezone=timezone)
+    due: datetime | None = trigger.get_next_fire_time(None, after)
+    if due is None:  # an expression that never fires again: fall back to the default interval
+        return after + timedelta(days=1)
+    return due
+
+
+def source_due_after(
+    now: datetime, source: Source, config: Config, *, failures: int = 0,
+    retry_after: datetime | None = None, hint_seconds: float | None = None, jitter: float = 0.0,
+) -> datetime:
+    """When ``source`` is due again after a poll at ``now``: interval or cron, backoff, hints.
+
+    A cron source runs at its cron times; after failures, at the first cron time after the
+    backoff (counted from the default interval).
+    """
+    cap = config.defaults.max_backoff
+    interval = effective_interval(config.interval(source), hint_seconds, cap)
+    if source.cron:
+        if failures == 0 and retry_after is None:
+            return cron_due_after(source.cron, config.timezone(source), now)
+        earliest = next_due_after(now, interval, failures, cap, retry_after)
+        return cron_due_after(source.cron, config.timezone(source), earliest)
+    return next_due_after(now, interval, failures, cap, retry_after, jitter)
 
 
 def poll_source(
     source: Source, config: Config, fetcher: Fetcher, store: Store, now: datetime
 ) -> PollResult:
-    """Fetch, parse and store one source; record success or failure in the store."""
+    """Fetch, parse and store one source; record success or failure in the store.
+
+    FetchCancelled (the service is stopping) propagates and leaves the state untouched, so
+    the source stays due and is polled first after a restart.
+    """
     started = time.monotonic()
     state = store.state(source.id)
-    interval = config.interval(source)
+    if source.kind == "page" and source.robots:
+        fetcher = fetcher.obeying_robots()
+    jitter = config.defaults.jitter * draw_jitter()
     try:
         response = fetcher.get(
             source.location,
@@ -111,8 +180,12 @@ def poll_source(
             retry_after=None,
             moved_to=response.moved_to,
             gone=False,
-            next_due=next_due_after(now, interval, 0, config.defaults.max_backoff),
         )
+        if response.not_modified or response.body_hash == state.body_hash:
+            # Same document: its <ttl> still stands unless the server sent a new max-age.
+            hint = response.max_age if response.max_age is not None else state.interval_hint
+            success = replace(success, interval_hint=hint, next_due=source_due_after(
+                now, source, config, hint_seconds=hint, jitter=jitter))
         if response.not_modified:
             store.save_state(success)
             return PollResult(source.id, "not modified", duration=time.monotonic() - started,
@@ -128,13 +201,23 @@ def poll_source(
             store.save_state(success)
             return PollResult(source.id, "not modified", duration=time.monotonic() - started,
                               next_due=success.next_due, moved_to=response.moved_to)
-        articles = collector_for(source)(source, config, response, fetcher, store, now)
+        collected = collector_for(source)(source, config, response, fetcher, store, now)
+        articles, ttl = (
+            (collected.articles, collected.ttl) if isinstance(collected, Collected)
+            else (collected, None)
+        )
+        hints = [h for h in (response.max_age, ttl.total_seconds() if ttl else None) if h]
+        hint = max(hints) if hints else None
+        success = replace(success, interval_hint=hint, next_due=source_due_after(
+            now, source, config, hint_seconds=hint, jitter=jitter))
         counts = store.upsert(source.id, articles, now, success)
         return PollResult(
             source.id, "ok", counts.new, counts.updated, counts.unchanged,
             duration=time.monotonic() - started, next_due=success.next_due,
             moved_to=response.moved_to,
         )
+    except FetchCancelled:
+        raise
     except SourceError as e:
         return _record_failure(source, config, store, state, now, e, started)
     except FeedsError as e:
@@ -157,8 +240,9 @@ def _record_failure(
     seconds = getattr(error, "retry_after", None)
     if seconds:
         retry_after = now + timedelta(seconds=seconds)
-    next_due = None if gone else next_due_after(
-        now, config.interval(source), failures, config.defaults.max_backoff, retry_after
+    next_due = None if gone else source_due_after(
+        now, source, config, failures=failures, retry_after=retry_after,
+        hint_seconds=state.interval_hint, jitter=config.defaults.jitter * draw_jitter(),
     )
     failed = replace(
         state,
@@ -175,7 +259,7 @@ def _record_failure(
     log.warning("%s: %s", source.id, message)
     return PollResult(
         source.id, "gone" if gone else "failed", error=message,
-        duration=time.monotonic() - started, next_due=next_due,
+        duration=time.monotonic() - started, next_due=next_due, error_kind=type(error).__name__,
     )
 
 
