@@ -8,6 +8,7 @@ so the bytes, and the file, change only when an entry does.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ from feeds import PROJECT_URL, __version__
 from feeds.config import Config, Source, Topic
 from feeds.extract.chinese import convert
 from feeds.model import Article, Person
+from feeds.site import render_index
 from feeds.store import SourceState, Store, Stored
 from feeds.topics import select
 
@@ -69,7 +71,12 @@ class FeedSpec:
 
     @property
     def relative_path(self) -> str:
-        return f"{self.kind}/{self.ident}.atom" if self.kind else f"{self.ident}.atom"
+        return self.path_for("atom")
+
+    def path_for(self, fmt: str) -> str:
+        """Where this feed's ``fmt`` ("atom", "rss" or "json") file goes under output/."""
+        name = f"{self.ident}.{fmt}"
+        return f"{self.kind}/{name}" if self.kind else name
 
 
 class _Entry(FeedEntry):  # type: ignore[misc]
@@ -164,6 +171,125 @@ def render_atom(spec: FeedSpec, base_url: str, author: str, empty_updated: datet
         _add_entry(fg, stored, c)
     data: bytes = fg.atom_str(pretty=True, encoding="utf-8")
     return data
+
+
+def _site_link(spec: FeedSpec, base_url: str) -> str:
+    """Where a reader's "visit site" goes: the source's page, else the index of all feeds."""
+    if spec.site_link and spec.site_link.startswith(("http://", "https://")):
+        return spec.site_link
+    return base_url
+
+
+def render_rss(spec: FeedSpec, base_url: str, author: str, empty_updated: datetime) -> bytes:
+    """The RSS 2.0 document for ``spec``, from the same model as the Atom one.
+
+    What the W3C validator wants of RSS beyond the spec: an ``atom:link rel="self"``
+    (MissingAtomSelfLink), a ``guid`` on every item (here ``isPermaLink="false"``: the entry
+    id is a urn, not a page), RFC 822 dates, and ``author`` only as an e-mail address (names
+    go to ``dc:creator``). ``lastBuildDate`` is the newest entry's date, not the clock, so the
+    bytes change only when an entry does.
+    """
+    fg = FeedGenerator()
+    fg.load_extension("dc", atom=False, rss=True)
+    c = spec.conversion
+    title = xml_safe(convert(spec.title, c)) or spec.ident
+    fg.title(title)
+    fg.description(xml_safe(convert(spec.subtitle or "", c)) or title)
+    fg.link(href=base_url + spec.path_for("rss"), rel="self", type="application/rss+xml")
+    # feedgen takes the channel's <link> from the last link given: the site, not the feed.
+    fg.link(href=_site_link(spec, base_url), rel="alternate")
+    fg.generator(f"feeds {__version__}", uri=PROJECT_URL)
+    if spec.language:
+        fg.language(spec.language)
+    fg.lastBuildDate(max((_entry_updated(s) for s in spec.entries), default=empty_updated))
+    for stored in spec.entries:
+        _add_entry(fg, stored, c)
+    for entry, stored in zip(fg.entry(), spec.entries, strict=True):
+        article = stored.article
+        entry.guid(entry_id(stored.source_id, article.key), permalink=False)
+        names = [_person(p, c)["name"] for p in article.authors]
+        if names:
+            entry.dc.dc_creator(names)
+        if article.enclosures:
+            # RSS 2.0 allows one enclosure per item, and its type is required.
+            first = article.enclosures[0]
+            entry.enclosure(first.url, str(first.length or 0),
+                            first.type or "application/octet-stream")
+    data: bytes = fg.rss_str(pretty=True, encoding="utf-8")
+    return data
+
+
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def _json_date(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def render_json_feed(spec: FeedSpec, base_url: str, author: str, empty_updated: datetime
+                     ) -> bytes:
+    """The JSON Feed 1.1 document for ``spec`` (https://www.jsonfeed.org/version/1.1/)."""
+    c = spec.conversion
+    feed: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": xml_safe(convert(spec.title, c)) or spec.ident,
+        "home_page_url": _site_link(spec, base_url),
+        "feed_url": base_url + spec.path_for("json"),
+    }
+    if spec.subtitle:
+        feed["description"] = xml_safe(convert(spec.subtitle, c))
+    feed["authors"] = [{"name": author, "url": base_url}]
+    if spec.language:
+        feed["language"] = spec.language
+    items = []
+    for stored in spec.entries:
+        article = stored.article
+        item: dict[str, Any] = {"id": entry_id(stored.source_id, article.key)}
+        if article.url:
+            item["url"] = article.url
+        item["title"] = xml_safe(convert(article.title, c)) or "(untitled)"
+        content = xml_safe(convert(article.content_html or "", c))
+        summary = xml_safe(convert(article.summary or "", c))
+        # JSON Feed 1.1: an item must have content_html or content_text.
+        if content:
+            item["content_html"] = content
+        else:
+            item["content_text"] = summary or item["title"]
+        if summary:
+            item["summary"] = summary
+        if article.images:
+            item["image"] = article.images[0].url
+        item["date_published"] = _json_date(article.published or article.first_seen)
+        item["date_modified"] = _json_date(_entry_updated(stored))
+        authors = []
+        for person in article.authors:
+            p = _person(person, c)
+            authors.append({"name": p["name"], **({"url": p["uri"]} if "uri" in p else {})})
+        if authors:
+            item["authors"] = authors
+        tags = [t for t in (xml_safe(convert(x, c)) for x in article.categories) if t]
+        if tags:
+            item["tags"] = tags
+        attachments = []
+        for enclosure in article.enclosures:
+            attachment: dict[str, Any] = {
+                "url": enclosure.url,
+                "mime_type": enclosure.type or "application/octet-stream",
+            }
+            if enclosure.length:
+                attachment["size_in_bytes"] = enclosure.length
+            attachments.append(attachment)
+        if attachments:
+            item["attachments"] = attachments
+        if article.language:
+            item["language"] = article.language
+        items.append({k: v for k, v in item.items() if v is not None})
+    feed["items"] = items
+    text = json.dumps(feed, ensure_ascii=False, indent=2)
+    return (text + "\n").encode("utf-8")
+
+
+RENDERERS = {"atom": render_atom, "rss": render_rss, "json": render_json_feed}
 
 
 def write_atomic(path: Path, data: bytes) -> bool:
@@ -272,13 +398,17 @@ def publish_all(config: Config, store: Store, now: datetime | None = None) -> li
     source_specs = [source_spec(config, s, store, states.get(s.id)) for s in sources]
     topic_specs = [topic_spec(config, t, store, now) for t in config.topics]
     changed: list[Path] = []
+    # Atom always; RSS 2.0 and JSON Feed beside it when configured, all from the same specs.
+    formats = ("atom", *(f for f in config.output.formats if f != "atom"))
     for spec in (*source_specs, *topic_specs):
-        path = out / spec.relative_path
-        data = render_atom(spec, config.output.base_url, config.output.author, empty_updated)
-        if write_atomic(path, data):
-            changed.append(path)
-    clean_stale(out / "sources", {out / s.relative_path for s in source_specs})
-    clean_stale(out / "topics", {out / s.relative_path for s in topic_specs})
+        for fmt in formats:
+            path = out / spec.path_for(fmt)
+            render = RENDERERS[fmt]
+            data = render(spec, config.output.base_url, config.output.author, empty_updated)
+            if write_atomic(path, data):
+                changed.append(path)
+    clean_stale(out / "sources", {out / s.path_for(f) for s in source_specs for f in formats})
+    clean_stale(out / "topics", {out / s.path_for(f) for s in topic_specs for f in formats})
     opml = render_opml(
         config.output.title,
         [("Topics", topic_specs), ("Sources", source_specs)],
@@ -286,4 +416,7 @@ def publish_all(config: Config, store: Store, now: datetime | None = None) -> li
     )
     if write_atomic(out / "feeds.opml", opml):
         changed.append(out / "feeds.opml")
+    index = render_index(config, source_specs, topic_specs, states, formats)
+    if write_atomic(out / "index.html", index):
+        changed.append(out / "index.html")
     return changed
