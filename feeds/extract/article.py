@@ -1,7 +1,8 @@
 """One article page -> its fields: title, date, authors, source line, body.
 
 The body comes from trafilatura (with images and captions); the Chinese metadata (``来源``,
-``责任编辑``, local dates) from our own rules; per-source rules override both.
+``责任编辑``, local dates) from our own rules; per-source rules override both. The page is
+parsed with lxml once; metadata is read from that tree before trafilatura gets a copy.
 
 Usage::
 
@@ -10,16 +11,27 @@ Usage::
 
 from __future__ import annotations
 
+import copy
 import logging
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from urllib.parse import urljoin
 
 import trafilatura
+from lxml import etree
+from lxml import html as lxml_html
+from trafilatura.htmlprocessing import convert_to_html
 
 from feeds.config import ArticleRules
+from feeds.extract import metadata
 from feeds.extract.chinese import clean_text, convert
+from feeds.extract.dates import parse_zh_date
+from feeds.extract.images import finish_image, fix_lazy_images
 from feeds.model import Image, Person
-from feeds.sanitize import html_to_text, one_line, sanitize_html
+from feeds.sanitize import html_to_text, one_line, sanitize_html, shorten
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +53,242 @@ class Extracted:
     summary: str | None = None
 
 
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
+_LEAF_BLOCKS = frozenset({"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+                          "td", "th", "dd", "dt", "figcaption", "pre", "section"})
+_NOISE_WORDS = re.compile(
+    r"字号|字號|[大中小](?=\s|$|[大中小])|移动版|移動版|手机版|手機版|分享到|分享|打印|關閉窗口|关闭窗口|"
+    r"关闭|關閉|收藏|举报|舉報|纠错|糾錯|返回顶部|返回頂部|返回首页|返回首頁|扫一扫|掃一掃|"
+    r"微信|微博|QQ空间|QQ空間|朋友圈|复制链接|複製鏈接|点赞|點讚|评论|評論|阅读|閱讀|浏览|瀏覽|"
+    r"次数|次數|人参与|人參與|人已阅|来源|來源|作者|编辑|編輯|记者|記者|发布时间|發布時間|时间|時間|"
+    r"上一篇|下一篇|【|】|\[|\]|[|｜/:：·•>\-—()（）\d\s,，.。]"
+)
+_RELATED = re.compile(
+    r"^(?:相关|相關|延伸|推荐|推薦|热门|熱門|更多|猜你喜欢|猜你喜歡|热点|熱點|精彩)"
+    r"(?:新闻|新聞|阅读|閱讀|链接|鏈接|文章|报道|報導|推荐|推薦|内容|內容|专题|專題|图片|圖片)?"
+    r"(?:阅读|閱讀|推荐|推薦)?\s*[:：>»]?$"
+)
+_CAPTION_MARK = re.compile(
+    r"图片来源|圖片來源|图为|圖為|图：|圖：|图/|圖/|（图|\(图|（圖|\(圖|摄$|攝$|摄）|攝）"
+)
+_SENTENCE_END = re.compile(r"[。！？!?；;]$")
+
+
+def parse_html(html: str) -> lxml_html.HtmlElement:
+    """The page as an lxml tree (a leading XML declaration is dropped: lxml refuses it in str)."""
+    text = _XML_DECLARATION.sub("", html, count=1)
+    try:
+        return lxml_html.document_fromstring(text or "<html></html>")
+    except (etree.ParserError, ValueError):
+        return lxml_html.document_fromstring("<html><body></body></html>")
+
+
+def select(tree: lxml_html.HtmlElement, selector: str) -> list[Any]:
+    """Elements (or strings) matching a CSS selector, or XPath when it starts with ``/``.
+
+    A CSS selector may end in ``@attr`` to take an attribute: ``meta[name=date]@content``.
+    """
+    selector = selector.strip()
+    if selector.startswith(("/", "(")):
+        result: Any = tree.xpath(selector)
+        return list(result) if isinstance(result, list) else [result]
+    attribute = None
+    if "@" in selector and not selector.endswith("]"):
+        selector, attribute = selector.rsplit("@", 1)
+    from lxml.cssselect import CSSSelector  # needs the cssselect package
+
+    elements: list[Any] = list(CSSSelector(selector)(tree))
+    if attribute:
+        return [e.get(attribute) for e in elements if e.get(attribute)]
+    return list(elements)
+
+
+def selected_text(tree: lxml_html.HtmlElement, selector: str | None) -> str | None:
+    """Text of the first match of ``selector`` (None without a selector or a match)."""
+    if not selector:
+        return None
+    for item in select(tree, selector):
+        text = item if isinstance(item, str) else item.text_content()
+        text = " ".join(str(text).split())
+        if text:
+            return text
+    return None
+
+
+def _drop(element: Any) -> None:
+    """Remove ``element`` but keep the text that follows it."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    tail = element.tail
+    previous = element.getprevious()
+    parent.remove(element)
+    if tail and tail.strip():
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+
+
+def _line(element: Any) -> str:
+    return " ".join("".join(element.itertext()).split())
+
+
+def _is_leaf_block(element: Any) -> bool:
+    return element.tag in _LEAF_BLOCKS and not any(
+        isinstance(child.tag, str) and child.tag in _LEAF_BLOCKS for child in element)
+
+
+def _is_metadata_line(text: str) -> bool:
+    """A line made only of page furniture: dates, labels, share buttons, font-size widgets."""
+    if len(text) > 160:
+        return False
+    rest = metadata.SOURCE_LINE.sub("", text)
+    rest = metadata.AUTHOR_LINE.sub("", rest) if re.search("作者|撰文|文/", rest) else rest
+    rest = metadata.DATE_LABEL.sub("", rest)
+    rest = re.sub(r"(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
+                  r"(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?", "", rest)
+    if rest == text and not re.search(r"字号|字號|分享|打印|窗口|移动版|移動版", text):
+        return False
+    return len(_NOISE_WORDS.sub("", rest)) < 2
+
+
+def _remove_editor(element: Any) -> bool:
+    """Remove an editor credit from a block; True when nothing else was left in it."""
+    for pattern in (metadata.EDITOR_LINE, metadata.EDITOR_BRACKETED):
+        text = _line(element)
+        match = pattern.search(text)
+        if match is None or not re.search("编辑|編輯|责编|責編", match.group(0)):
+            continue
+        rest = (text[:match.start()] + text[match.end():]).strip(" ()（）[]【】|")
+        if not rest and element.find(".//img") is None:
+            return True
+        for node in element.iter():
+            for name in ("text", "tail"):
+                value = getattr(node, name)
+                if value and match.group(0) in value:
+                    setattr(node, name, value.replace(match.group(0), ""))
+    return False
+
+
+def clean_body(body: Any, title: str) -> None:
+    """Drop the headline, metadata lines, editor credits and related-link blocks in place."""
+    for element in list(body.iter()):
+        if not isinstance(element.tag, str) or element.getparent() is None:
+            continue
+        if not _is_leaf_block(element):
+            continue
+        text = _line(element)
+        has_image = element.find(".//img") is not None or element.tag == "img"
+        if not text:
+            continue
+        if not has_image and (text == title or _is_metadata_line(text)):
+            _drop(element)
+        elif not has_image and _RELATED.match(text):
+            following = element.getnext()
+            if following is not None and following.tag in ("ul", "ol"):
+                _drop(following)
+            _drop(element)
+        elif _remove_editor(element):
+            _drop(element)
+    for ul in list(body.iter("ul", "ol")):
+        if ul.getparent() is not None and not _line(ul) and ul.find(".//img") is None:
+            _drop(ul)
+
+
+def _is_caption(text: str) -> bool:
+    if not text or len(text) > 90:
+        return False
+    if _CAPTION_MARK.search(text):
+        return True
+    return len(text) <= 60 and not _SENTENCE_END.search(text)
+
+
+def add_figures(body: Any, image_proxy: str | None) -> list[Image]:
+    """Wrap images in ``<figure>`` with the caption line that follows them; fix their URLs."""
+    images: list[Image] = []
+    for img in list(body.iter("img")):
+        src = finish_image(img, image_proxy)
+        if not src:
+            _drop(img)
+            continue
+        holder = img
+        parent = img.getparent()
+        if parent is not None and parent is not body and parent.tag in (
+                "p", "div", "a", "span", "center") and not _line(parent) and \
+                len(parent.findall(".//img")) == 1:
+            holder = parent
+        container = holder.getparent()
+        if container is None:
+            continue
+        if container.tag == "figure":
+            caption_element = container.find("figcaption")
+            caption = _line(caption_element) if caption_element is not None else None
+            images.append(Image(url=src, caption=caption or None))
+            continue
+        if holder is img and container is not body and _line(container):
+            images.append(Image(url=src))
+            continue  # an inline image inside prose stays where it is
+        following = holder.getnext()
+        caption = None
+        if following is not None and following.tag in ("p", "div", "figcaption", "span") and \
+                following.find(".//img") is None and _is_caption(_line(following)):
+            caption = _line(following)
+            _drop(following)
+        figure = etree.Element("figure")
+        etree.SubElement(figure, "img", {k: v for k, v in img.attrib.items()
+                                         if k in ("src", "alt", "title", "referrerpolicy")})
+        if caption:
+            etree.SubElement(figure, "figcaption").text = caption
+        figure.tail = holder.tail
+        container.replace(holder, figure)
+        images.append(Image(url=src, caption=caption))
+    return images
+
+
+def _serialize(body: Any) -> str:
+    parts = [body.text or ""]
+    parts.extend(lxml_html.tostring(child, encoding="unicode") for child in body)
+    return "".join(parts)
+
+
+def _trafilatura_body(tree: lxml_html.HtmlElement, url: str) -> Any | None:
+    document = trafilatura.bare_extraction(
+        tree, url=url, include_images=True, include_comments=False, include_tables=True,
+        include_links=True, include_formatting=True, with_metadata=False, fast=True,
+    )
+    body = getattr(document, "body", None)
+    if body is None:
+        return None
+    root = convert_to_html(body)
+    return root.find("body")
+
+
+def _rules_body(tree: lxml_html.HtmlElement, selector: str) -> Any | None:
+    matches = [m for m in select(tree, selector) if not isinstance(m, str)]
+    if not matches:
+        return None
+    body = etree.Element("body")
+    for element in matches:
+        part = copy.deepcopy(element)
+        part.tail = None
+        body.append(part)
+    etree.strip_elements(body, "script", "style", "noscript", "iframe", with_tail=False)
+    return body
+
+
+def _people(names: Iterable[str], conversion: str | None,
+            exclude: Iterable[str] = ()) -> tuple[Person, ...]:
+    seen = {n for n in exclude if n}
+    people = []
+    for name in names:
+        clean = convert(clean_text(one_line(name)), conversion)
+        if clean and clean not in seen:
+            seen.add(clean)
+            people.append(Person(name=clean))
+    return tuple(people)
+
+
 def extract_article(
     html: str,
     url: str,
@@ -52,15 +300,69 @@ def extract_article(
     conversion: str | None = None,
 ) -> Extracted:
     """Extract an article page (decoded ``html`` fetched from ``url``)."""
-    document = trafilatura.bare_extraction(
-        html, url=url, include_images=True, include_comments=False, output_format="python",
-        with_metadata=True, as_dict=True,
-    ) or {}
-    body_html = sanitize_html(document.get("text", "") and (document.get("raw_text") or ""), url)
-    text = clean_text(document.get("text") or html_to_text(body_html))
+    now = now or datetime.now(UTC)
+    tree = parse_html(html)
+    # Ruby annotations are pronunciation hints: drop them before any text is read.
+    etree.strip_elements(tree, "rt", "rp", "rtc", with_tail=False)
+    if rules is not None:
+        for selector in rules.strip:
+            for element in select(tree, selector):
+                if not isinstance(element, str):
+                    _drop(element)
+    fix_lazy_images(tree)
+
+    meta = metadata.read_meta(tree)
+    page_text = metadata.page_text(tree)
+    title = clean_text((rules and selected_text(tree, rules.title)) or metadata.find_title(
+        tree, meta))
+    zone = metadata.header_zone(page_text, title)
+
+    published = None
+    if rules is not None and rules.date:
+        published = parse_zh_date(selected_text(tree, rules.date), timezone, now)
+    if published is None:
+        published = metadata.find_published(page_text, zone, meta, timezone, now)
+
+    source_name = metadata.find_source(zone, page_text)
+    if rules is not None and rules.author:
+        author_text = selected_text(tree, rules.author)
+        authors = metadata.split_names(author_text) if author_text else []
+        if author_text and not authors:
+            authors = [author_text]
+    else:
+        authors = metadata.find_authors(zone, meta)
+    contributors = metadata.find_contributors(page_text[page_text.find(title):] if title
+                                              else page_text)
+
+    body = _rules_body(tree, rules.body) if rules is not None and rules.body else None
+    if body is None:
+        body = _trafilatura_body(tree, url)
+    images: list[Image] = []
+    content_html = ""
+    if body is not None:
+        clean_body(body, title)
+        images = add_figures(body, image_proxy)
+        content_html = sanitize_html(_serialize(body), url)
+    content_html = convert(clean_text(content_html), conversion)
+    text = html_to_text(content_html)
+
+    canonical = meta.canonical or meta.get("og:url")
+    source = convert(clean_text(one_line(source_name)), conversion) or None
+    author_people = _people(authors, conversion, exclude=[source or ""])
     return Extracted(
-        title=convert(clean_text(one_line(document.get("title"))), conversion),
-        content_html=convert(clean_text(body_html), conversion),
-        text=convert(text, conversion),
-        language=document.get("language"),
+        title=convert(clean_text(one_line(title)), conversion),
+        content_html=content_html,
+        text=text,
+        published=published,
+        authors=author_people,
+        contributors=_people(contributors, conversion,
+                             exclude=[p.name for p in author_people]),
+        source_name=source,
+        images=tuple(
+            Image(url=i.url, caption=convert(clean_text(i.caption), conversion) or None)
+            for i in images
+        ),
+        language=meta.language,
+        canonical_url=urljoin(url, canonical) if canonical else None,
+        summary=shorten(text, 300) if text else None,
     )

@@ -1,8 +1,8 @@
 """Chinese text clean-up applied to every text field.
 
 Mobile mirrors of Chinese sites often flatten ``<ruby>`` pronunciation hints into the text:
-``臺(tái)灣網(wǎng)``. A reader must see ``臺灣網``. Real parentheses stay: ``黨委(黨組)``, ``(圖)``,
-``青島(Qingdao)``.
+``臺(tái)灣網(wǎng)``. A reader must see ``臺灣網``. Real parentheses stay: ``黨委(黨組)``,
+``(圖)``, ``青島(Qingdao)``.
 """
 
 from __future__ import annotations

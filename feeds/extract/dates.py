@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import email.utils
+import re
 import time
-from datetime import UTC, datetime, tzinfo
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, tzinfo
 
 
 def aware(value: datetime, tz: tzinfo) -> datetime:
@@ -12,7 +14,9 @@ def aware(value: datetime, tz: tzinfo) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=tz)
 
 
-def parse_feed_date(raw: str | None, parsed: time.struct_time | None, tz: tzinfo) -> datetime | None:
+def parse_feed_date(
+    raw: str | None, parsed: time.struct_time | None, tz: tzinfo
+) -> datetime | None:
     """The date of a feed element.
 
     feedparser normalises every date to UTC and silently assumes UTC when the feed gives no
@@ -48,3 +52,154 @@ def _plausible(value: datetime) -> datetime | None:
     if value.year < 1970 or value.year > 2200:
         return None
     return value
+
+
+# --- Dates as Chinese pages write them -------------------------------------------------------
+#
+# Like feedparser, one small pure function per format, tried in turn. Each takes the text, the
+# source's time zone and ``now`` and returns an aware datetime or None. Local times (the usual
+# case: ``2021-06-07 10:22:00`` means Beijing time) get ``tz``.
+
+ZhDateParser = Callable[[str, tzinfo, datetime], "datetime | None"]
+
+_DIGITS = str.maketrans("０１２３４５６７８９：－／", "0123456789:-/")
+# 2021-06-07 10:22:00, 2021/6/7 10:22, 2021.06.07, 2021年06月07日 10:22, 2021年6月7日 10时22分
+_ABSOLUTE = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)\s*(?:[-/.]|年)\s*(\d{1,2})\s*(?:[-/.]|月)\s*(\d{1,2})(?!\d)\s*日?"
+    r"(?:\s*(?:T|\s)?\s*(\d{1,2})\s*(?::|时|時|点|點)\s*(\d{1,2})"
+    r"(?:\s*(?::|分)\s*(\d{1,2})(?:\.\d+)?)?\s*秒?)?"
+    r"(?:\s*(Z|[+-]\d\d:?\d\d)(?!\d))?"
+)
+# 06-07 10:22 and 6月7日 10:22 (no year: the latest such date not after ``now``)
+_NO_YEAR = re.compile(
+    r"(?<![\d.\-/年])(\d{1,2})\s*(?:-|/|月)\s*(\d{1,2})(?!\d)\s*日?\s+(\d{1,2})\s*[:：]\s*(\d{2})(?!\d)"
+)
+_RELATIVE = re.compile(
+    r"(\d+|半|一|两|兩|几|幾)\s*(秒|分钟|分鐘|分|个?小时|個?小時|天|日|周|週|星期|个?月|個?月|年)\s*前"
+)
+_NUMBERS = {"半": 0.5, "一": 1, "两": 2, "兩": 2, "几": 3, "幾": 3}
+_UNITS = {
+    "秒": 1, "分钟": 60, "分鐘": 60, "分": 60, "小时": 3600, "小時": 3600, "天": 86400,
+    "日": 86400, "周": 604800, "週": 604800, "星期": 604800, "月": 30 * 86400, "年": 365 * 86400,
+}
+_JUST_NOW = re.compile(r"刚刚|剛剛|刚才|剛才")
+_DAY_WORDS = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2}
+_NAMED_DAY = re.compile(r"(今天|今日|昨天|昨日|前天)\s*(?:(\d{1,2})\s*[:：]\s*(\d{2}))?")
+
+
+def _iso(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """ISO 8601 as in meta tags and JSON-LD: ``2021-06-07T10:22:00+08:00``."""
+    candidate = text.strip()
+    if not candidate[:4].isdigit():
+        return None
+    try:
+        value = datetime.fromisoformat(candidate.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return aware(value, tz)
+
+
+def _absolute(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """Year-month-day with an optional time, in digits or with 年月日; no time is midnight."""
+    match = _ABSOLUTE.search(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, offset = match.groups()
+    try:
+        value = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
+                         int(second or 0))
+    except ValueError:
+        return None
+    if offset:
+        zone = offset if offset == "Z" else offset[:3] + ":" + offset[-2:]
+        try:
+            return datetime.fromisoformat(value.isoformat() + zone.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return value.replace(tzinfo=tz)
+
+
+def _rfc822(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """``Mon, 07 Jun 2021 10:22:00 +0800`` (meta tags of some CMSs)."""
+    if not re.search(r"[A-Za-z]{3},? \d", text):
+        return None
+    try:
+        value = email.utils.parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return aware(value, tz)
+
+
+def _relative(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """``3小時前``, ``5分钟前``, ``2天前``: counted back from ``now``."""
+    match = _RELATIVE.search(text)
+    if match is None:
+        return None
+    count, unit = match.groups()
+    number = _NUMBERS[count] if count in _NUMBERS else int(count)
+    seconds = _UNITS[unit.lstrip("个個")] * number
+    return now.astimezone(tz) - timedelta(seconds=seconds)
+
+
+def _just_now(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """``刚刚`` (just now)."""
+    return now.astimezone(tz) if _JUST_NOW.search(text) else None
+
+
+def _named_day(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """``昨天 10:22``, ``今天 08:00``, ``前天``: a day named relative to ``now``, local time."""
+    match = _NAMED_DAY.search(text)
+    if match is None:
+        return None
+    word, hour, minute = match.groups()
+    day = now.astimezone(tz).date() - timedelta(days=_DAY_WORDS[word])
+    try:
+        return datetime(day.year, day.month, day.day, int(hour or 0), int(minute or 0),
+                        tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def _no_year(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """``06-07 10:22`` / ``6月7日 10:22``: this year, or last year if that is in the future."""
+    match = _NO_YEAR.search(text)
+    if match is None:
+        return None
+    month, day, hour, minute = (int(g) for g in match.groups())
+    local_now = now.astimezone(tz)
+    for year in (local_now.year, local_now.year - 1):
+        try:
+            value = datetime(year, month, day, hour, minute, tzinfo=tz)
+        except ValueError:
+            return None
+        if value <= local_now + timedelta(days=1):
+            return value
+    return None
+
+
+# Tried in this order; absolute forms first so "发布于 2021-06-07（3天前）" keeps its day.
+ZH_DATE_PARSERS: list[ZhDateParser] = [
+    _iso, _absolute, _rfc822, _relative, _just_now, _named_day, _no_year,
+]
+
+
+def parse_zh_date(text: str | None, tz: tzinfo, now: datetime | None = None) -> datetime | None:
+    """The first date found in ``text`` (a date line, meta tag or JSON-LD value), aware.
+
+    ``发布时间：2021-06-07 10:22``, ``2021年6月7日``, ``3小時前``, ``昨天 10:22``, ``刚刚``,
+    ISO 8601 and RFC 822 are understood; relative forms count from ``now`` (default: the
+    current time).
+    """
+    if not text:
+        return None
+    normalized = text.translate(_DIGITS).strip()
+    if not normalized:
+        return None
+    reference = now if now is not None else datetime.now(UTC)
+    if reference.tzinfo is None:
+        reference = reference.replace(tzinfo=tz)
+    for parser in ZH_DATE_PARSERS:
+        value = parser(normalized, tz, reference)
+        if value is not None:
+            return _plausible(value)
+    return None
