@@ -1,0 +1,867 @@
+"""Listing pages -> articles: items from rules or automatic detection, then each new item's page.
+
+The flow of one poll of a page source::
+
+    listing page | items (rules | advertised feed | JSON-LD | repeated links) [| next pages]
+        | drop known keys | fetch each new article page (capped) | extract_article | Article
+
+Item keys are canonical URLs (tracking parameters dropped), so an item never comes back as new
+because its page changed. A dead article link is logged for that item and skipped this time;
+the others carry on.
+
+Links on a page are scraped content, so they are fetched with the source's ``allow_private``
+setting, and a ``file:`` link is followed only when the listing page itself is a local file.
+
+Usage::
+
+    articles = collect_page(source, config, response, fetcher, store, now)
+    listing = list_items(source, config, response, fetcher)   # items only, nothing fetched twice
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import lxml.etree
+import lxml.html
+from lxml.cssselect import CSSSelector, SelectorError
+
+from feeds.config import Config, ItemRules, Source
+from feeds.encoding import decode_html
+from feeds.errors import FetchError, ParseError, SourceError
+from feeds.extract.article import Extracted, extract_article
+from feeds.extract.chinese import clean_text, convert
+from feeds.fetch import Fetcher, Response
+from feeds.model import Article
+from feeds.sanitize import one_line, shorten
+from feeds.sources.feed import FeedContext, parse_feed
+from feeds.store import Store
+from feeds.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+# A first poll of a listing with hundreds of links must not flood the site: the rest of the
+# new items are fetched on the following polls.
+MAX_ARTICLE_FETCHES = 30
+SUMMARY_CHARS = 600
+# Below this much text a feed entry is taken to carry only a summary (full_text: true).
+FULL_TEXT_MIN_CHARS = 400
+
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
+NEXT_TEXTS = ("下一页", "下一頁", "下页", "下頁", "next", "next page", "older posts", "»", "›")
+# Class/id tokens of page furniture whose links are never articles.
+BOILERPLATE_TOKENS = frozenset({
+    "nav", "navbar", "navigation", "menu", "menubar", "footer", "foot", "breadcrumb",
+    "breadcrumbs", "crumb", "crumbs", "copyright", "sidebar", "share", "sharing", "pager",
+    "pagination", "paging", "topbar", "toolbar", "login", "friendlink", "links", "tags",
+    "hot", "rank", "ad", "ads", "banner", "related", "recommend",
+})
+# Not "form": ASP.NET and Discuz pages wrap their whole content in one.
+BOILERPLATE_TAGS = frozenset({"nav", "header", "footer", "aside", "select"})
+ARTICLE_TYPES = frozenset({
+    "NewsArticle", "Article", "BlogPosting", "ReportageNews", "AnalysisNewsArticle",
+    "OpinionNewsArticle", "Report", "ScholarlyArticle", "TechArticle", "LiveBlogPosting",
+})
+_ATTR_SUFFIX = re.compile(r"^(.*[^/\s@])@([A-Za-z_][\w:.-]*)$")
+_TOKEN_SPLIT = re.compile(r"[\s_\-]+")
+_DIGITS = re.compile(r"\d+")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_DATE_FULL = re.compile(
+    r"(?<!\d)(?P<y>(?:19|20)\d\d)\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
+    r"(?:\s*T?\s*(?P<H>\d{1,2})\s*[:：時时点]\s*(?P<M>\d{1,2})(?:\s*[:：分]\s*(?P<S>\d{1,2}))?)?"
+)
+_DATE_NO_YEAR = re.compile(
+    r"(?<![\d.])(?P<m>\d{1,2})\s*[-/月]\s*(?P<d>\d{1,2})\s*日?"
+    r"(?:\s+(?P<H>\d{1,2})[:：](?P<M>\d\d))"
+)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # rules are compared, not dated: any `now` will do
+_DATE_MONTH_DAY = re.compile(r"(?<!\d)(?P<m>\d{1,2})月(?P<d>\d{1,2})日")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry of a listing page, before its article page is fetched."""
+
+    url: str
+    title: str | None = None
+    date: datetime | None = None
+    summary: str | None = None
+
+    @property
+    def key(self) -> str:
+        return canonical_url(self.url)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a listing page gives, and how it was found."""
+
+    url: str
+    method: str  # "rules", "feed", "json-ld", "auto"
+    items: tuple[Item, ...] = ()
+    feed_url: str | None = None
+    feed_articles: tuple[Article, ...] = ()
+    proposed: ItemRules | None = None  # rules equivalent to automatic detection, if any
+    pages: int = 1
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An item whose article page could not be used this time."""
+
+    url: str
+    reason: str
+
+
+@dataclass
+class _Report:
+    skipped: list[Skipped] = field(default_factory=list)
+    fetched: int = 0
+
+
+# -- HTML helpers ------------------------------------------------------------------------------
+
+
+def parse_html(text: str) -> lxml.html.HtmlElement:
+    """An lxml tree of ``text``; ruby annotations, scripts and styles removed."""
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
+    try:
+        root = lxml.html.document_fromstring(text.encode("utf-8", "replace") or b"<html/>",
+                                             parser=parser)
+    except (lxml.etree.ParserError, ValueError):
+        root = lxml.html.document_fromstring(b"<html><body></body></html>", parser=parser)
+    for element in list(root.iter("rt", "rp", "rtc", "script", "style", "noscript",
+                                  "template")):
+        if element.getparent() is not None and isinstance(element, lxml.html.HtmlElement):
+            element.drop_tree()
+    return root
+
+
+def _base_url(root: lxml.html.HtmlElement, url: str) -> str:
+    for base in root.iter("base"):
+        href = str(base.get("href") or "").strip()
+        if href:
+            return urljoin(url, href)
+    return url
+
+
+def _text(node: Any) -> str:
+    if isinstance(node, str):
+        return one_line(node)
+    if isinstance(node, lxml.html.HtmlElement):
+        return " ".join(" ".join(node.itertext()).split())
+    return ""
+
+
+def _is_xpath(selector: str) -> bool:
+    return selector.startswith(("/", "./", "(", "../"))
+
+
+def select(node: lxml.html.HtmlElement, selector: str, *, relative: bool = True) -> list[Any]:
+    """Elements or strings matched by a CSS or XPath ``selector`` (with an ``@attr`` suffix).
+
+    ``@href`` alone is the node's own attribute. In an item, an XPath starting with ``/`` is
+    taken relative to the item (``//span`` means ``.//span``), which is what rule writers mean.
+    Raises ValueError for a selector that does not parse.
+    """
+    selector = selector.strip()
+    if selector.startswith("@") and re.fullmatch(r"@[A-Za-z_][\w:.-]*", selector):
+        value = node.get(selector[1:])
+        return [value] if value is not None else []
+    attribute: str | None = None
+    match = _ATTR_SUFFIX.match(selector)
+    if match and "[" not in match.group(2):
+        selector, attribute = match.group(1), match.group(2)
+    results: list[Any]
+    if _is_xpath(selector):
+        expression = "." + selector if relative and selector.startswith("/") else selector
+        try:
+            found: Any = node.xpath(expression)
+        except lxml.etree.XPathError as e:
+            raise ValueError(f"bad XPath {selector!r}: {e}") from e
+        results = list(found) if isinstance(found, list) else [found]
+    else:
+        try:
+            selected: Any = CSSSelector(selector)(node)
+            results = list(selected)
+        except (SelectorError, lxml.etree.XPathError) as e:
+            raise ValueError(f"bad CSS selector {selector!r}: {e}") from e
+    if attribute is None:
+        return [r for r in results if isinstance(r, lxml.html.HtmlElement | str)]
+    values = []
+    for result in results:
+        if isinstance(result, lxml.html.HtmlElement) and result.get(attribute) is not None:
+            values.append(result.get(attribute))
+    return values
+
+
+def _first(node: lxml.html.HtmlElement, selector: str | None, regex: str | None) -> str | None:
+    if not selector:
+        return None
+    for result in select(node, selector):
+        value = _text(result) if not isinstance(result, str) else result.strip()
+        if regex:
+            match = re.search(regex, value)
+            if not match:
+                continue
+            value = match.group(1) if match.groups() else match.group(0)
+        if value:
+            return value
+    return None
+
+
+def parse_listing_date(text: str | None, tz: tzinfo, now: datetime) -> datetime | None:
+    """A date as a listing shows it: ISO, ``2021-06-07 10:22``, ``2021年6月7日``, ``06-07 10:22``.
+
+    A local time gets the source's time zone; a date without a year is this year's, or last
+    year's if it would lie in the future.
+    """
+    if not text:
+        return None
+    text = text.strip()
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    except ValueError:
+        pass
+    local_now = now.astimezone(tz)
+    match = _DATE_FULL.search(text)
+    year: int | None = None
+    if match:
+        year = int(match.group("y"))
+    else:
+        match = _DATE_NO_YEAR.search(text) or _DATE_MONTH_DAY.search(text)
+    if not match:
+        return None
+    groups = match.groupdict()
+    try:
+        value = datetime(
+            year or local_now.year, int(groups["m"]), int(groups["d"]),
+            int(groups.get("H") or 0), int(groups.get("M") or 0), int(groups.get("S") or 0),
+            tzinfo=tz,
+        )
+    except ValueError:
+        return None
+    if year is None and value > local_now + timedelta(days=1):
+        try:
+            value = value.replace(year=value.year - 1)
+        except ValueError:
+            return None
+    return value
+
+
+# -- items from rules --------------------------------------------------------------------------
+
+
+def items_by_rules(root: lxml.html.HtmlElement, url: str, rules: ItemRules, tz: tzinfo,
+                   now: datetime) -> list[Item]:
+    """Items picked by the source's selectors. Raises ValueError for a selector that is bad."""
+    base = _base_url(root, url)
+    items: list[Item] = []
+    for node in select(root, rules.each, relative=False):
+        if not isinstance(node, lxml.html.HtmlElement):
+            continue
+        href = _first(node, rules.link, rules.regex.get("link"))
+        if not href and node.tag == "a":
+            href = node.get("href")
+        if not href:
+            continue
+        title = _first(node, rules.title, rules.regex.get("title"))
+        if title is None and not rules.title:
+            anchors = select(node, "a") if node.tag != "a" else [node]
+            title = _text(anchors[0]) if anchors else None
+        date_text = _first(node, rules.date, rules.regex.get("date"))
+        summary = _first(node, rules.summary, rules.regex.get("summary"))
+        items.append(Item(urljoin(base, href.strip()), title or None,
+                          parse_listing_date(date_text, tz, now), summary))
+    return items
+
+
+# -- automatic detection -----------------------------------------------------------------------
+
+
+def advertised_feeds(root: lxml.html.HtmlElement, url: str) -> list[str]:
+    """URLs of the feeds a page advertises with ``<link rel="alternate" type=...>``."""
+    base = _base_url(root, url)
+    found = []
+    for link in root.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").lower().split(";")[0].strip()
+        href = (link.get("href") or "").strip()
+        if "alternate" in rel and kind in FEED_TYPES and href:
+            found.append(urljoin(base, href))
+    return list(dict.fromkeys(found))
+
+
+def _jsonld_objects(root: lxml.html.HtmlElement) -> Iterator[dict[str, Any]]:
+    for script in root.xpath('//script[contains(@type, "ld+json")]'):
+        try:
+            data = json.loads(script.text or "")
+        except (json.JSONDecodeError, TypeError):
+            continue
+        stack = data if isinstance(data, list) else [data]
+        while stack:
+            obj = stack.pop(0)
+            if isinstance(obj, list):
+                stack.extend(obj)
+            elif isinstance(obj, dict):
+                yield obj
+                if isinstance(obj.get("@graph"), list):
+                    stack.extend(obj["@graph"])
+
+
+def _types(obj: dict[str, Any]) -> set[str]:
+    kind = obj.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {str(k).rsplit("/", 1)[-1] for k in kinds if k}
+
+
+def _jsonld_url(obj: Any) -> str | None:
+    if isinstance(obj, str):
+        return obj
+    if not isinstance(obj, dict):
+        return None
+    for key in ("url", "@id", "mainEntityOfPage"):
+        value = obj.get(key)
+        if isinstance(value, dict):
+            value = value.get("@id") or value.get("url")
+        if isinstance(value, str) and value.strip() and not value.startswith("_:"):
+            return value.strip()
+    return None
+
+
+def jsonld_items(root: lxml.html.HtmlElement, url: str, tz: tzinfo, now: datetime) -> list[Item]:
+    """Items from JSON-LD: an ItemList's elements, or NewsArticle objects other than the page."""
+    base = _base_url(root, url)
+    page = canonical_url(url)
+    items: list[Item] = []
+    for obj in _jsonld_objects(root):
+        kinds = _types(obj)
+        entries: list[Any] = []
+        if "ItemList" in kinds:
+            elements = obj.get("itemListElement")
+            for element in elements if isinstance(elements, list) else []:
+                target = element.get("item", element) if isinstance(element, dict) else element
+                entries.append(target)
+        elif kinds & ARTICLE_TYPES:
+            entries.append(obj)
+        for entry in entries:
+            link = _jsonld_url(entry)
+            if not link:
+                continue
+            absolute = urljoin(base, link)
+            if canonical_url(absolute) == page:
+                continue  # the page describing itself is no list item
+            details = entry if isinstance(entry, dict) else {}
+            title = details.get("headline") or details.get("name")
+            date = details.get("datePublished") or details.get("dateCreated")
+            summary = details.get("description")
+            items.append(Item(
+                absolute,
+                one_line(title) if isinstance(title, str) else None,
+                parse_listing_date(date, tz, now) if isinstance(date, str) else None,
+                one_line(summary) if isinstance(summary, str) else None,
+            ))
+    return items
+
+
+def _tokens(element: lxml.html.HtmlElement) -> set[str]:
+    words = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+    return {t for t in _TOKEN_SPLIT.split(words) if t}
+
+
+def _in_boilerplate(element: lxml.html.HtmlElement) -> bool:
+    node: Any = element
+    while node is not None and isinstance(node.tag, str):
+        if node.tag in BOILERPLATE_TAGS or (_tokens(node) & BOILERPLATE_TOKENS):
+            return True
+        if node.get("role") in ("navigation", "banner", "contentinfo"):
+            return True
+        node = node.getparent()
+    return False
+
+
+def _signature(element: lxml.html.HtmlElement, depth: int = 3) -> tuple[str, ...]:
+    """Tag and classes of the element and its ancestors: the same in every row of a list."""
+    parts = []
+    node: Any = element
+    for _ in range(depth + 1):
+        if node is None or not isinstance(node.tag, str):
+            break
+        classes = ".".join(sorted((node.get("class") or "").split()))
+        parts.append(f"{node.tag}.{classes}" if classes else str(node.tag))
+        node = node.getparent()
+    return tuple(parts)
+
+
+def _url_shape(url: str) -> tuple[str, int, str]:
+    """Host, path depth and extension: links to articles of one list share them."""
+    parts = urlsplit(url)
+    segments = [s for s in parts.path.split("/") if s]
+    last = segments[-1] if segments else ""
+    extension = last.rsplit(".", 1)[-1].lower() if "." in last else ""
+    return (parts.hostname or "", len(segments), extension)
+
+
+def _looks_like_article(url: str) -> bool:
+    path = urlsplit(url).path
+    if path in ("", "/"):
+        return bool(urlsplit(url).query)
+    return bool(_DIGITS.search(path)) or path.count("/") >= 2 or "." in path.rsplit("/", 1)[-1]
+
+
+def _anchor_text(anchor: lxml.html.HtmlElement) -> str:
+    text = _text(anchor)
+    # A title attribute completes a visible title cut short ("..."), but an icon link with
+    # only a tooltip ("新窗口打开") is no article title.
+    title = one_line(anchor.get("title"))
+    return title if text and len(title) > len(text) else text
+
+
+def _long_enough(text: str) -> bool:
+    if not text or text.isdigit():
+        return False
+    han = len(_HAN.findall(text))
+    return han >= 5 or (han == 0 and len(text) >= 12 and " " in text) or len(text) >= 16
+
+
+def _item_element(anchor: lxml.html.HtmlElement, group: set[lxml.html.HtmlElement]
+                  ) -> lxml.html.HtmlElement:
+    """The highest ancestor of ``anchor`` (up to 4 levels) holding no other link of the list."""
+    item = anchor
+    node = anchor.getparent()
+    for _ in range(4):
+        if node is None or node.tag in ("body", "html"):
+            break
+        if any(other is not anchor and other in group for other in node.iter("a")):
+            break
+        item = node
+        node = node.getparent()
+    return item
+
+
+@dataclass(frozen=True)
+class _Block:
+    anchors: tuple[lxml.html.HtmlElement, ...]
+    items: tuple[Item, ...]
+    score: float
+
+
+def _blocks(root: lxml.html.HtmlElement, url: str, tz: tzinfo, now: datetime,
+            allow_file: bool) -> list[_Block]:
+    base = _base_url(root, url)
+    page = canonical_url(url)
+    groups: dict[tuple[str, ...], list[tuple[lxml.html.HtmlElement, str, str]]] = defaultdict(list)
+    for anchor in root.iter("a"):
+        href = (anchor.get("href") or "").strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+            continue
+        absolute = urljoin(base, href)
+        scheme = urlsplit(absolute).scheme
+        if scheme not in ("http", "https") and not (allow_file and scheme == "file"):
+            continue
+        if canonical_url(absolute) == page or not _looks_like_article(absolute):
+            continue
+        text = _anchor_text(anchor)
+        if not _long_enough(text) or _in_boilerplate(anchor):
+            continue
+        groups[_signature(anchor)].append((anchor, absolute, text))
+    blocks = []
+    for members in groups.values():
+        shapes = Counter(_url_shape(absolute) for _, absolute, _ in members)
+        shape = shapes.most_common(1)[0][0]
+        chosen = [m for m in members if _url_shape(m[1]) == shape]
+        unique = {canonical_url(m[1]) for m in chosen}
+        if len(unique) < 3:
+            continue
+        anchors = {m[0] for m in chosen}
+        items = []
+        dated = 0
+        for anchor, absolute, text in chosen:
+            element = _item_element(anchor, anchors)
+            rest = _text(element)
+            date = parse_listing_date(rest.replace(_text(anchor), " ", 1), tz, now)
+            if date is None:
+                for candidate in element.iter("time"):
+                    date = parse_listing_date(candidate.get("datetime") or _text(candidate),
+                                              tz, now)
+                    if date:
+                        break
+            dated += date is not None
+            summary = None
+            for paragraph in element.iter("p"):
+                paragraph_text = _text(paragraph)
+                if len(paragraph_text) > len(text) and anchor not in paragraph.iter("a"):
+                    summary = paragraph_text
+                    break
+            items.append(Item(absolute, text, date, summary))
+        mean_text = sum(len(i.title or "") for i in items) / len(items)
+        score = len(unique) * (1 + min(mean_text, 40) / 20) * (1 + dated / len(items))
+        blocks.append(_Block(tuple(a for a, _, _ in chosen), tuple(items), score))
+    blocks.sort(key=lambda b: b.score, reverse=True)
+    return blocks
+
+
+def _css_step(elements: Sequence[Any]) -> str:
+    """A CSS step matching all ``elements``: their tag and the classes they all share."""
+    first = elements[0]
+    shared = set((first.get("class") or "").split())
+    for element in elements[1:]:
+        shared &= set((element.get("class") or "").split())
+    classes = sorted(c for c in shared if re.fullmatch(r"[A-Za-z_][\w-]*", c))
+    return str(first.tag) + "".join(f".{c}" for c in classes)
+
+
+def _propose_rules(root: lxml.html.HtmlElement, block: _Block) -> ItemRules | None:
+    """CSS rules that select the same items as the detected block, if simple ones do."""
+    anchors = set(block.anchors)
+    elements = [_item_element(a, anchors) for a in block.anchors]
+    if len({e.tag for e in elements}) != 1:
+        return None
+    steps = [_css_step(elements)]
+    parents = [e.getparent() for e in elements]
+    if all(p is not None and p.tag not in ("body", "html") for p in parents):
+        ids = {p.get("id") for p in parents}
+        only = next(iter(ids)) if len(ids) == 1 else None
+        if only and re.fullmatch(r"[A-Za-z][\w-]*", only):
+            steps.insert(0, f"#{only}")
+        elif len({p.tag for p in parents}) == 1:
+            steps.insert(0, _css_step(parents))
+    each = " > ".join(steps)
+    first = elements[0]
+    link = "@href" if first.tag == "a" else _css_step(block.anchors) + "@href"
+    date = None
+    dates = [i for i in block.items if i.date]
+    if dates and first.tag != "a":
+        for candidate in first.iter():
+            if candidate is block.anchors[0] or not isinstance(candidate.tag, str):
+                continue
+            candidate_text = _text(candidate)
+            if candidate.tag != "a" and len(candidate_text) <= 40 and parse_listing_date(
+                candidate_text, UTC, dates[0].date or _EPOCH
+            ):
+                date = _css_step([candidate])
+                break
+    rules = ItemRules(each=each, link=link, date=date)
+    try:
+        picked = {canonical_url(i.url) for i in items_by_rules(
+            root, "http://x.invalid/", rules, UTC, _EPOCH)}
+    except ValueError:
+        return None
+    wanted = {canonical_url(urljoin("http://x.invalid/", a.get("href") or ""))
+              for a in block.anchors}
+    overlap = len(picked & wanted)
+    if overlap >= 0.9 * len(wanted) and len(picked) <= 1.2 * len(wanted):
+        return rules
+    return None
+
+
+def next_page_url(root: lxml.html.HtmlElement, url: str) -> str | None:
+    """The next page of a listing: ``rel="next"``, or a link reading ``下一页`` / ``Next``."""
+    base = _base_url(root, url)
+    for element in root.xpath('//link[@rel="next"][@href] | //a[@rel="next"][@href]'):
+        if isinstance(element, lxml.html.HtmlElement):
+            return urljoin(base, str(element.get("href") or "").strip())
+    for anchor in root.iter("a"):
+        href = str(anchor.get("href") or "").strip()
+        if href and not href.startswith(("#", "javascript:")) and \
+                _text(anchor).lower() in NEXT_TEXTS:
+            return urljoin(base, href)
+    return None
+
+
+# -- listing ---------------------------------------------------------------------------------
+
+
+def _dedupe(items: Iterable[Item]) -> list[Item]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item.key not in seen:
+            seen.add(item.key)
+            out.append(item)
+    return out
+
+
+def parse_listing(html: str, url: str, *, rules: ItemRules | None, tz: tzinfo, now: datetime,
+                  allow_file: bool, source_id: str = "preview") -> Listing:
+    """Items of one listing page, without fetching anything (an advertised feed is named only).
+
+    Raises ParseError if the rules are bad or nothing like a list of articles is found.
+    """
+    root = parse_html(html)
+    if rules is not None:
+        try:
+            items = items_by_rules(root, url, rules, tz, now)
+        except ValueError as e:
+            raise ParseError(source_id, url, f"{e}; fix items: in the config") from e
+        items = [i for i in items if _allowed_scheme(i.url, allow_file)]
+        if not items:
+            raise ParseError(source_id, url, f"selectors match nothing (items.each = "
+                             f"{rules.each!r}); check them with `feeds preview {source_id}`")
+        return Listing(url, "rules", tuple(_dedupe(items)))
+    feeds = [f for f in advertised_feeds(root, url) if _allowed_scheme(f, allow_file)]
+    if feeds:
+        return Listing(url, "feed", feed_url=feeds[0])
+    items = [i for i in jsonld_items(root, url, tz, now) if _allowed_scheme(i.url, allow_file)]
+    if items:
+        return Listing(url, "json-ld", tuple(_dedupe(items)))
+    blocks = _blocks(root, url, tz, now, allow_file)
+    if not blocks:
+        raise ParseError(source_id, url,
+                         "no list of articles found; add items: rules (see `feeds preview`)")
+    best = blocks[0]
+    return Listing(url, "auto", tuple(_dedupe(best.items)), proposed=_propose_rules(root, best))
+
+
+def _allowed_scheme(url: str, allow_file: bool) -> bool:
+    scheme = urlsplit(url).scheme
+    return scheme in ("http", "https") or (allow_file and scheme == "file")
+
+
+def _is_local_url(url: str) -> bool:
+    scheme = urlsplit(url).scheme
+    return scheme == "file" or scheme == "" or len(scheme) == 1
+
+
+def _fetch_linked(source: Source, config: Config, fetcher: Fetcher, url: str,
+                  allow_file: bool, accept: str | None = None) -> Response:
+    """Fetch a URL found on a page, under the rules for scraped links."""
+    scheme = urlsplit(url).scheme
+    if scheme == "file" or _is_local_url(url):
+        if not allow_file:
+            raise FetchError(source.id, url,
+                             "refusing to follow a file: link found on a remote page")
+    elif scheme not in ("http", "https"):
+        raise FetchError(source.id, url, f"refusing to follow a {scheme}: link")
+    return fetcher.get(
+        url,
+        source_id=source.id,
+        headers=source.headers,
+        proxy=source.proxy,
+        allow_private=config.allow_private(source),
+        timeout=config.defaults.timeout.total_seconds(),
+        max_bytes=config.defaults.max_bytes,
+        accept=accept,
+    )
+
+
+def list_items(source: Source, config: Config, response: Response, fetcher: Fetcher,
+               now: datetime) -> Listing:
+    """The items of a page source (following ``max_pages``), or its advertised feed's articles."""
+    allow_file = _is_local_url(response.url)
+    tz = config.timezone(source)
+    html, _codec = decode_html(response.body, response.content_type)
+    listing = parse_listing(html, response.url, rules=source.items, tz=tz, now=now,
+                            allow_file=allow_file, source_id=source.id)
+    if listing.method == "feed" and listing.feed_url:
+        try:
+            feed_response = _fetch_linked(source, config, fetcher, listing.feed_url, allow_file,
+                                          accept="application/atom+xml, application/rss+xml")
+            context = FeedContext(source.id, feed_response.url, tz, source.language,
+                                  source.convert)
+            parsed = parse_feed(feed_response.body, context, feed_response.content_type)
+        except SourceError as e:
+            log.warning("%s: advertised feed %s unusable (%s); detecting items on the page",
+                        source.id, listing.feed_url, e.message)
+            listing = parse_listing(_without_feed_links(html), response.url, rules=None, tz=tz,
+                                    now=now, allow_file=allow_file, source_id=source.id)
+        else:
+            # Keys are canonical URLs, as for every page item, so switching detection
+            # methods later never makes old stories new again.
+            articles = tuple(
+                replace(a, key=canonical_url(a.url), content_hash="") if a.url else a
+                for a in parsed.articles
+            )
+            return replace(listing, feed_articles=articles)
+    items = list(listing.items)
+    page_url, page_html, pages = response.url, html, 1
+    seen_pages = {canonical_url(page_url)}
+    while pages < source.max_pages:
+        following = next_page_url(parse_html(page_html), page_url)
+        if not following or canonical_url(following) in seen_pages:
+            break
+        seen_pages.add(canonical_url(following))
+        try:
+            next_response = _fetch_linked(source, config, fetcher, following, allow_file)
+        except SourceError as e:
+            log.warning("%s: next page %s: %s", source.id, following, e.message)
+            break
+        page_url = next_response.url
+        page_html, _ = decode_html(next_response.body, next_response.content_type)
+        pages += 1
+        try:
+            more = parse_listing(page_html, page_url, rules=source.items, tz=tz, now=now,
+                                 allow_file=allow_file, source_id=source.id)
+        except ParseError:
+            break
+        items.extend(more.items)
+    return replace(listing, items=tuple(_dedupe(items)), pages=pages)
+
+
+def _without_feed_links(html: str) -> str:
+    return re.sub(r"<link[^>]+rel=[\"']?alternate[^>]*>", "", html, flags=re.IGNORECASE)
+
+
+# -- articles --------------------------------------------------------------------------------
+
+
+def article_from(item: Item, extracted: Extracted, source: Source) -> Article:
+    """The Article of one item: the page's fields first, the listing's as fallback."""
+    conversion = source.convert
+    title = extracted.title or convert(clean_text(one_line(item.title)), conversion) or item.url
+    listing_summary = convert(clean_text(item.summary), conversion) if item.summary else ""
+    summary = extracted.summary or listing_summary or shorten(extracted.text, SUMMARY_CHARS)
+    return Article(
+        key=item.key[:2000],
+        url=item.url,
+        canonical_url=extracted.canonical_url or item.key,
+        title=title[:1000],
+        summary=summary or None,
+        content_html=extracted.content_html or None,
+        text=extracted.text or None,
+        published=extracted.published or item.date,
+        authors=extracted.authors,
+        contributors=extracted.contributors,
+        source_name=extracted.source_name,
+        language=extracted.language or source.language,
+        images=extracted.images,
+    )
+
+
+def fetch_article(source: Source, config: Config, fetcher: Fetcher, item: Item, now: datetime,
+                  allow_file: bool) -> Article:
+    """Fetch and extract one item's article page. Raises SourceError if it cannot be used."""
+    response = _fetch_linked(source, config, fetcher, item.url, allow_file)
+    html, _codec = decode_html(response.body, response.content_type)
+    try:
+        extracted = extract_article(
+            html, response.url, timezone=config.timezone(source), rules=source.article, now=now,
+            image_proxy=source.image_proxy, conversion=source.convert,
+        )
+    except SourceError:
+        raise
+    except Exception as e:  # extraction bugs must cost one item, not the source
+        log.exception("%s: extracting %s failed", source.id, item.url)
+        raise ParseError(source.id, item.url, f"extraction failed: {e!r}") from e
+    return article_from(item, extracted, source)
+
+
+def _new_only(source: Source, store: Store | None, keys: Sequence[str]) -> set[str]:
+    return store.known_keys(source.id, list(keys)) if store is not None and keys else set()
+
+
+def collect_page(
+    source: Source, config: Config, response: Response, fetcher: Fetcher, store: Store,
+    now: datetime,
+) -> Sequence[Article]:
+    """The new articles of a listing page (the Collector for ``page:`` sources)."""
+    listing = list_items(source, config, response, fetcher, now)
+    allow_file = _is_local_url(response.url)
+    if listing.method == "feed":
+        return fill_full_text(source, config, listing.feed_articles, fetcher, store, now,
+                              allow_file=allow_file)
+    known = _new_only(source, store, [i.key for i in listing.items])
+    new = [i for i in listing.items if i.key not in known]
+    if len(new) > MAX_ARTICLE_FETCHES:
+        log.info("%s: %d new items; fetching %d now, the rest on later polls",
+                 source.id, len(new), MAX_ARTICLE_FETCHES)
+    articles: list[Article] = []
+    report = _Report()
+    for item in new[:MAX_ARTICLE_FETCHES]:
+        try:
+            articles.append(fetch_article(source, config, fetcher, item, now, allow_file))
+            report.fetched += 1
+        except SourceError as e:
+            report.skipped.append(Skipped(item.url, e.message))
+            log.warning("%s: skipped article %s: %s (retried next poll)",
+                        source.id, item.url, e.message)
+    if report.skipped and not articles and len(report.skipped) == len(new[:MAX_ARTICLE_FETCHES]):
+        first = report.skipped[0]
+        raise FetchError(source.id, first.url,
+                         f"all {len(report.skipped)} new article page(s) failed; first: "
+                         f"{first.reason}")
+    return articles
+
+
+def needs_full_text(article: Article) -> bool:
+    """True if a feed entry carries only a summary (short text, or a 'read more' cut)."""
+    text = (article.text or "").strip()
+    if len(text) < FULL_TEXT_MIN_CHARS:
+        return True
+    return text.endswith(("…", "...", "[…]", "[...]", "阅读全文", "閱讀全文", "Read more"))
+
+
+def fill_full_text(
+    source: Source, config: Config, articles: Sequence[Article], fetcher: Fetcher,
+    store: Store | None, now: datetime, *, allow_file: bool = False,
+) -> list[Article]:
+    """Feed entries with the article page's full text where they carry only a summary.
+
+    Only entries not stored yet are fetched (capped per poll); a page that fails leaves its
+    entry as the feed gave it.
+    """
+    known = _new_only(source, store, [a.key for a in articles])
+    out: list[Article] = []
+    budget = MAX_ARTICLE_FETCHES
+    for article in articles:
+        if article.key in known or not article.url or not needs_full_text(article) or budget <= 0:
+            out.append(article)
+            continue
+        budget -= 1
+        try:
+            page = fetch_article(source, config, fetcher, Item(article.url, article.title),
+                                 now, allow_file)
+        except SourceError as e:
+            log.warning("%s: full text of %s unavailable: %s", source.id, article.url, e.message)
+            out.append(article)
+            continue
+        if len(page.text or "") <= len(article.text or ""):
+            out.append(article)
+            continue
+        out.append(replace(
+            article,
+            content_html=page.content_html,
+            text=page.text,
+            summary=article.summary or page.summary,
+            published=article.published or page.published,
+            authors=article.authors or page.authors,
+            contributors=article.contributors or page.contributors,
+            source_name=article.source_name or page.source_name,
+            images=article.images or page.images,
+            content_hash="",
+        ))
+    return out
+
+
+def article_fields(article: Article) -> list[tuple[str, str]]:
+    """Every field of an article as (name, text) pairs, for `feeds preview`."""
+    def people(values: Iterable[Any]) -> str:
+        return ", ".join(p.name for p in values)
+
+    return [
+        ("key", article.key),
+        ("url", article.url or ""),
+        ("canonical_url", article.canonical_url or ""),
+        ("title", article.title),
+        ("published", article.published.isoformat() if article.published else
+         "(none: first_seen will be used)"),
+        ("authors", people(article.authors)),
+        ("contributors", people(article.contributors)),
+        ("source_name", article.source_name or ""),
+        ("language", article.language or ""),
+        ("images", "; ".join(f"{i.url}" + (f" ({i.caption})" if i.caption else "")
+                             for i in article.images)),
+        ("summary", article.summary or ""),
+        ("text", article.text or ""),
+        ("content_html", article.content_html or ""),
+    ]
+
