@@ -30,13 +30,13 @@ def parse_feed_date(
         except ValueError:
             value = None
         if value is None:
+            value = _feed_slashed(text)
+            if value is None and _FEED_SLASHED.match(text):
+                return None  # 2021/13/07: feedparser's reading of it would be a wrong date
+        if value is None:
             if text.endswith("-0000"):
                 text = text[:-5] + "+0000"  # RFC 2822 "unknown zone"; feeds mean UTC by it
-            try:
-                # RFC 822; without a zone it comes back naive and gets the source's zone.
-                value = email.utils.parsedate_to_datetime(text)
-            except (TypeError, ValueError, IndexError):
-                value = None
+            value = _feed_rfc822(text, tz)
         if value is not None:
             return _plausible(aware(value, tz))
     if parsed is not None:
@@ -45,6 +45,39 @@ def parse_feed_date(
         except (ValueError, OverflowError):
             return None
     return None
+
+
+# 2021/06/07 10:22:00 in Chinese feeds; feedparser turns it into a wrong date, not None.
+_FEED_SLASHED = re.compile(
+    r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
+)
+_FEED_ZONE_NAME = re.compile(r"\s([A-Z]{3,5})$")
+
+
+def _feed_slashed(text: str) -> datetime | None:
+    match = _FEED_SLASHED.match(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part or 0) for part in match.groups())
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+
+
+def _feed_rfc822(text: str, tz: tzinfo) -> datetime | None:
+    """RFC 822. A zone abbreviation is ambiguous (CST is Beijing time on a Chinese feed and
+    Chicago time to the email module): the source zone's own abbreviation means that zone."""
+    zone = _FEED_ZONE_NAME.search(text)
+    try:
+        if zone and zone.group(1) not in ("GMT", "UTC", "UT"):
+            local = email.utils.parsedate_to_datetime(text[: zone.start()])
+            if local.tzinfo is None and tz.tzname(local) == zone.group(1):
+                return local.replace(tzinfo=tz)
+        # Without a zone it comes back naive and gets the source's zone.
+        return email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def _plausible(value: datetime) -> datetime | None:
