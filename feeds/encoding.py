@@ -29,6 +29,7 @@ SUPERSETS = {
     "us-ascii": "cp1252",
 }
 
+_SERVER_DEFAULTS = {"iso-8859-1", "latin1", "latin-1", "us-ascii", "ascii"}
 _CHARSET_PARAM = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _META = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE
@@ -116,7 +117,13 @@ def feed_charset_override(body: bytes, content_type: str | None) -> str | None:
     feedparser decodes with the declared label as is; those labels are too narrow for what
     Chinese publishers actually send.
     """
-    declared = charset_from_content_type(content_type) or declared_xml_charset(body)
+    http = charset_from_content_type(content_type)
+    xml = declared_xml_charset(body)
+    declared = http or xml
+    if http and xml and http.strip().lower() in _SERVER_DEFAULTS:
+        # Servers add a default charset to every response (Tomcat: ISO-8859-1); the document's
+        # own declaration is the publisher's word on what it wrote.
+        declared = xml
     if not declared:
         return None
     label = declared.strip().lower()

@@ -291,8 +291,11 @@ def _article(
         raw_html, content_base = _html_of(summary_detail)
     else:
         raw_html, content_base = "", None
-    # xml:base wins; a local file's own URL is no base a reader can follow.
-    if not content_base or not content_base.startswith(("http://", "https://")):
+    # xml:base wins. feedparser reports the document's own URL as the base when there is no
+    # xml:base; the entry's link is the better base then (a feed served from a CDN or
+    # feedburner holds links relative to the site), and a local file's URL is no base at all.
+    if (not content_base or content_base == context.url
+            or not content_base.startswith(("http://", "https://"))):
         content_base = base
     content_html = convert(clean_text(sanitize_html(raw_html, content_base)), conversion)
     text = html_to_text(content_html)
@@ -317,9 +320,10 @@ def _article(
     authors = _persons(entry.get("authors") or ([entry["author_detail"]] if entry.get(
         "author_detail") else []), conversion)
     enclosures = _enclosures(entry, base)
-    published = parse_feed_date(entry.get("published"), entry.get("published_parsed"),
-                                context.timezone)
     updated = parse_feed_date(entry.get("updated"), entry.get("updated_parsed"), context.timezone)
+    # RSS 1.0's dc:date and an Atom entry with only <updated> give one date: the publication.
+    published = parse_feed_date(entry.get("published"), entry.get("published_parsed"),
+                                context.timezone) or updated
     categories = tuple(
         dict.fromkeys(
             _text(t.get("term") or t.get("label"), conversion)[:100]
@@ -335,7 +339,7 @@ def _article(
         summary=summary or None,
         content_html=content_html or None,
         text=text or None,
-        published=published or updated,
+        published=published,
         updated=updated if updated and updated != published else None,
         authors=authors,
         contributors=_persons(entry.get("contributors", []), conversion),
