@@ -167,6 +167,8 @@ def poll_source(
             last_modified=state.last_modified,
             headers=source.headers,
             proxy=source.proxy,
+            # The configured guard; Fetcher.get alone would allow loopback and private hosts.
+            allow_private=config.allow_private(source),
             timeout=config.defaults.timeout.total_seconds(),
             max_bytes=config.defaults.max_bytes,
         )

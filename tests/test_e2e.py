@@ -20,6 +20,7 @@ from feeds.config import Config, load_config
 from feeds.fetch import Fetcher
 from feeds.poll import PollResult, run_cycle
 from feeds.publish import entry_id, publish_all
+from feeds.sources.feed import FeedContext, ParsedFeed
 from feeds.store import Store
 
 A = "{http://www.w3.org/2005/Atom}"
@@ -318,3 +319,46 @@ def test_bundled_example_runs_and_validates(tmp_path: Path) -> None:
     again = run_cli("--config", str(config_path), "run", "--once", cwd=tmp_path)
     assert again.returncode == 1
     assert mtimes(out) == before
+
+
+def test_loopback_source_needs_allow_private(tmp_path: Path, site: LocalServer) -> None:
+    """Without allow_private a loopback source is refused with a hint, and nothing is fetched."""
+    path = write_config(tmp_path, site)
+    path.write_text(path.read_text("utf-8").replace("allow_private: true", "allow_private: false"),
+                    encoding="utf-8")
+    config = load_config(path)
+    store = Store.open(config.store_path)
+    fetcher = Fetcher(base_dir=tmp_path, timeout=5)
+    try:
+        results, _ = cycle(config, store, fetcher, T0)
+    finally:
+        fetcher.close()
+        store.close()
+    assert results["news"].status == "failed"
+    assert "allow_private" in (results["news"].error or "")
+    assert site.requests == []
+
+
+def test_unexpected_crash_in_one_source_does_not_stop_the_cycle(
+    env: tuple[Config, Store, Fetcher], site: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug (not a SourceError) while parsing one source is recorded; the others go on."""
+    config, store, fetcher = env
+    import feeds.poll
+
+    real = feeds.poll.parse_feed
+
+    def crash_on_news(body: bytes, context: FeedContext, content_type: str | None = None
+                      ) -> ParsedFeed:
+        if context.source_id == "news":
+            raise RuntimeError("bug in a parser")
+        return real(body, context, content_type)
+
+    monkeypatch.setattr(feeds.poll, "parse_feed", crash_on_news)
+    results, _ = cycle(config, store, fetcher, T0)
+    assert results["news"].status == "failed"
+    assert "bug in a parser" in (results["news"].error or "")
+    assert results["qingdao"].status == "ok"
+    assert store.state("news").failures == 1
+    assert entries(config.output_dir / "sources/qingdao.atom")
+    assert_valid_atom((config.output_dir / "sources/news.atom").read_bytes())
