@@ -100,10 +100,10 @@ def _summary(results: list[PollResult], changed: list[Path]) -> None:
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Run one cycle (fetch, store, publish) and exit.")
-@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Sources polled at the same time.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Sources polled at the same time (default: defaults.workers, 4).")
 @click.pass_obj
-def run(config_path: Path, once: bool, workers: int) -> None:
+def run(config_path: Path, once: bool, workers: int | None) -> None:
     """Poll the sources and write the feeds (as a service, or --once)."""
     config = _load(config_path)
     if not once:
@@ -122,7 +122,7 @@ def run(config_path: Path, once: bool, workers: int) -> None:
         ) as progress:
             task = progress.add_task("polling", total=len(enabled))
             results = run_cycle(
-                config, store, fetcher, now, workers=workers,
+                config, store, fetcher, now, workers=workers or config.defaults.workers,
                 on_result=lambda r: progress.advance(task),
             )
         changed = publish_all(config, store, now)
@@ -176,10 +176,12 @@ def status(config_path: Path) -> None:
             note = f"gone (HTTP 410) since {_when(state.last_error_at)}; remove it from the config"
         elif state.failures:
             note = f"failing since {_when(state.failing_since)}: {state.last_error}"
-        elif state.moved_to:
-            note = f"moved to {state.moved_to}; update the config"
+            if state.retry_after:
+                note += f" (server asked to wait until {_when(state.retry_after)})"
         else:
             note = "ok"
+        if state is not None and state.moved_to and not state.gone:
+            note += f"; moved to {state.moved_to}, update the config"
         table.add_row(
             source.id,
             str(counts.get(source.id, 0)),
