@@ -58,6 +58,9 @@ class Collected:
 
     articles: Sequence[Article]
     ttl: timedelta | None = None
+    # The publisher's own name and home page, for the feed we write when the config has none.
+    title: str | None = None
+    link: str | None = None
 
 
 Collector = Callable[
@@ -80,7 +83,8 @@ def collect_feed(
     if parsed.warning:
         log.debug("%s: feed has errors but was read: %s", source.id, parsed.warning)
     ttl = timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else None
-    return Collected(parsed.articles, ttl)
+    link = parsed.link if parsed.link and parsed.link.startswith(("http://", "https://")) else None
+    return Collected(parsed.articles, ttl, parsed.title, link)
 
 
 def collector_for(source: Source) -> Collector:
@@ -208,6 +212,9 @@ def poll_source(
             (collected.articles, collected.ttl) if isinstance(collected, Collected)
             else (collected, None)
         )
+        if isinstance(collected, Collected):
+            success = replace(success, title=collected.title or success.title,
+                              link=collected.link or success.link)
         hints = [h for h in (response.max_age, ttl.total_seconds() if ttl else None) if h]
         hint = max(hints) if hints else None
         success = replace(success, interval_hint=hint, next_due=source_due_after(

@@ -362,3 +362,16 @@ def test_unexpected_crash_in_one_source_does_not_stop_the_cycle(
     assert store.state("news").failures == 1
     assert entries(config.output_dir / "sources/qingdao.atom")
     assert_valid_atom((config.output_dir / "sources/news.atom").read_bytes())
+
+
+def test_source_feed_takes_the_publishers_title_and_link(
+    env: tuple[Config, Store, Fetcher], site: LocalServer
+) -> None:
+    """A source with no configured title is published under the feed's own title and site."""
+    config, store, fetcher = env
+    cycle(config, store, fetcher, T0)
+    root = etree.fromstring((config.output_dir / "sources/news.atom").read_bytes())
+    assert root.findtext(f"{A}title") == "Local News"
+    alternates = [x.get("href") for x in root.findall(f"{A}link") if x.get("rel") == "alternate"]
+    assert alternates == ["https://news.example.org/"]
+    assert store.state("news").title == "Local News"
