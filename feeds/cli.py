@@ -11,6 +11,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -24,6 +25,9 @@ from feeds.fetch import Fetcher
 from feeds.poll import PollResult, run_cycle
 from feeds.publish import publish_all
 from feeds.store import Store
+
+if TYPE_CHECKING:
+    from feeds.serve import ServerHandle
 
 EXIT_SOURCES_FAILED = 1
 EXIT_CONFIG = 2
@@ -102,14 +106,28 @@ def _summary(results: list[PollResult], changed: list[Path]) -> None:
 @click.option("--once", is_flag=True, help="Run one cycle (fetch, store, publish) and exit.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Sources polled at the same time (default: defaults.workers, 4).")
+@click.option("--serve", "serve_too", is_flag=True,
+              help="Also serve output/ over HTTP (see `feeds serve`) while the service runs.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="With --serve: port.")
 @click.pass_obj
-def run(config_path: Path, once: bool, workers: int | None) -> None:
+def run(config_path: Path, once: bool, workers: int | None, serve_too: bool, host: str,
+        port: int) -> None:
     """Poll the sources and write the feeds (as a service, or --once)."""
     config = _load(config_path)
+    if once and serve_too:
+        raise click.UsageError("--serve runs with the service; drop --once")
     if not once:
         from feeds.scheduler import run_service
 
-        sys.exit(run_service(config_path, config, workers=workers))
+        handle = _start_serving(config, host, port) if serve_too else None
+        try:
+            code = run_service(config_path, config, workers=workers)
+        finally:
+            if handle is not None:
+                handle.stop()
+        sys.exit(code)
     store = _open_store(config)
     fetcher = make_fetcher(config)
     now = datetime.now(UTC)
@@ -192,6 +210,69 @@ def status(config_path: Path) -> None:
             style="red" if state and (state.failures or state.gone) else None,
         )
     console.print(table)
+
+
+def _start_serving(config: Config, host: str, port: int) -> ServerHandle:
+    from feeds.serve import start_server
+
+    try:
+        handle = start_server(config, host, port)
+    except (OSError, StoreError) as e:
+        err_console.print(f"[bold red]cannot serve:[/] {e}", highlight=False)
+        sys.exit(EXIT_STORE)
+    err_console.print(f"serving {config.output_dir} on {handle.url}", highlight=False)
+    return handle
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 exposes the server to the network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port to listen on.")
+@click.pass_obj
+def serve(config_path: Path, host: str, port: int) -> None:
+    """Serve output/ over HTTP, with /healthz and /metrics, until Ctrl-C."""
+    from feeds.serve import serve_forever
+
+    config = _load(config_path)
+    err_console.print(f"serving {config.output_dir} on http://{host}:{port}/", highlight=False)
+    try:
+        serve_forever(config, host, port)
+    except (OSError, StoreError) as e:
+        err_console.print(f"[bold red]cannot serve:[/] {e}", highlight=False)
+        sys.exit(EXIT_STORE)
+
+
+@cli.command("import-opml")
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would be added; change nothing.")
+@click.pass_obj
+def import_opml_command(config_path: Path, opml_file: Path, dry_run: bool) -> None:
+    """Add the feeds of a reader's OPML export to the config as sources."""
+    from feeds.opml import import_opml
+
+    _load(config_path)  # a broken config is reported as such, before anything else
+    try:
+        report = import_opml(config_path, opml_file, dry_run=dry_run)
+    except ConfigError as e:
+        err_console.print("[bold red]import would make the config invalid:[/]", highlight=False)
+        for problem in e.problems:
+            err_console.print(f"  {problem}", highlight=False, markup=False)
+        sys.exit(EXIT_CONFIG)
+    except ValueError as e:
+        err_console.print(f"[bold red]{opml_file}:[/] {e}", highlight=False)
+        sys.exit(EXIT_CONFIG)
+    verb = "would add" if dry_run else "added"
+    for item in report.added:
+        console.print(f"{verb} {item.id}: {item.url}", highlight=False, markup=False)
+    for skipped in (*report.duplicates, *report.invalid):
+        console.print(f"skipped {skipped.url}: {skipped.reason}", highlight=False,
+                      markup=False)
+    console.print(
+        f"{len(report.added)} {verb}, {len(report.duplicates)} duplicate(s) skipped, "
+        f"{len(report.invalid)} invalid skipped" + ("" if dry_run else f"; {config_path}"),
+        highlight=False, markup=False,
+    )
 
 
 def main() -> None:
