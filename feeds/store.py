@@ -367,6 +367,12 @@ class Store:
         """
         counts = {"new": 0, "updated": 0, "unchanged": 0}
         table = articles_table
+        # A key twice in one batch would break the unique index and lose the whole poll;
+        # keep the first, as parse_feed does.
+        unique: dict[str, Article] = {}
+        for article in articles:
+            unique.setdefault(article.key, article)
+        articles = list(unique.values())
         with self.engine.begin() as conn:
             existing: dict[str, tuple[int, str, datetime]] = {}
             keys = [a.key for a in articles]

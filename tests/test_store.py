@@ -245,3 +245,21 @@ def test_meta_table_without_version_is_refused(tmp_path: Path) -> None:
         conn.execute("DELETE FROM meta WHERE name='schema_version'")
     with pytest.raises(StoreError, match="schema version None"):
         Store.open(path)
+
+
+def test_same_key_twice_in_one_batch(store: Store) -> None:
+    """A batch holding one key twice stores it once (the first wins) instead of failing."""
+    counts = store.upsert("s", [art("a", "first"), art("b"), art("a", "second")], T0)
+    assert (counts.new, counts.updated) == (2, 0)
+    assert {s.article.key: s.article.title for s in store.latest("s", 10)} == {
+        "a": "first", "b": "title"
+    }
+
+
+def test_update_then_same_again_is_unchanged(store: Store) -> None:
+    """After an update, the same article again is unchanged: our own `updated` is not hashed."""
+    store.upsert("s", [art("a", "v1")], T0)
+    store.upsert("s", [art("a", "v2")], T0 + timedelta(hours=1))
+    counts = store.upsert("s", [art("a", "v2")], T0 + timedelta(hours=2))
+    assert (counts.updated, counts.unchanged) == (0, 1)
+    assert store.latest("s", 1)[0].article.updated == T0 + timedelta(hours=1)
