@@ -97,7 +97,8 @@ def select(tree: lxml_html.HtmlElement, selector: str) -> list[Any]:
         selector, attribute = selector.rsplit("@", 1)
     from lxml.cssselect import CSSSelector  # needs the cssselect package
 
-    elements: list[Any] = list(CSSSelector(selector)(tree))
+    found: Any = CSSSelector(selector)(tree)
+    elements: list[Any] = list(found)
     if attribute:
         return [e.get(attribute) for e in elements if e.get(attribute)]
     return list(elements)
@@ -326,6 +327,11 @@ def extract_article(
     source_name = metadata.find_source(zone, page_text)
     if rules is not None and rules.author:
         author_text = selected_text(tree, rules.author)
+        if author_text:
+            # The selected element may hold the label too: "作者：张三".
+            credit = metadata.AUTHOR_LINE.search(author_text) or \
+                metadata.REPORTER_LINE.search(author_text)
+            author_text = credit.group("value") if credit else author_text
         authors = metadata.split_names(author_text) if author_text else []
         if author_text and not authors:
             authors = [author_text]

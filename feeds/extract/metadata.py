@@ -41,12 +41,12 @@ SOURCE_LINE = re.compile(
     r"\s*[:：]\s*(?P<value>[^\s|｜/／,，;；()（）【】\[\]<>]{1,40})"
 )
 AUTHOR_LINE = re.compile(
-    r"(?:作者|撰文|撰稿|文\s*[/／]|文字)\s*[:：]?\s*(?P<value>[^\s|｜,，;；()（）【】\[\]<>:：]{2,30})"
+    r"(?:(?:作者|撰文|撰稿|文字)\s*[:：]|作者\s+|文\s*[/／])\s*(?P<value>[^\s|｜,，;；()（）【】\[\]<>:：]{2,30})"
 )
 REPORTER_LINE = re.compile(
     r"(?:本报|本報|本刊|新华社|新華社|中新社|中新网|中新網)?(?:特约|特約|实习|實習|首席)?"
-    r"(?:记者|記者)\s*[:：]?\s*"
-    r"(?P<value>[\u4e00-\u9fff·]{2,4}(?:[ 、，,\u3000][\u4e00-\u9fff·]{2,4})*)"
+    r"(?:记者|記者)(?:\s*[:：]\s*|\s+|(?=[\u4e00-\u9fff·]{2,4}[)）]))"
+    r"(?P<value>[\u4e00-\u9fff·]{2,4}(?:[ 、，,\u3000][\u4e00-\u9fff·]{2,4})*)(?=[\s)）]|$)"
 )
 EDITOR_LINE = re.compile(
     r"[\[【(（]?\s*(?:责任编辑|責任編輯|责编|責編|本文编辑|本文編輯|编辑|編輯|校对|校對|审核|審核)"
@@ -278,8 +278,11 @@ def find_source(zone: str, text: str) -> str | None:
 
 
 def split_names(value: str) -> list[str]:
-    names = [cut_value(n) for n in re.split(r"[ 、，,;；/／\u3000]+", value)]
-    return [n for n in names if n and len(n) <= 24]
+    """Names in a credit: ``张三 李四``, ``张三、李四``; CMS suffixes such as ``_NF`` dropped."""
+    names = [re.sub(r"_[A-Z]{1,4}$", "", cut_value(n))
+             for n in re.split(r"[ 、，,;；/／\u3000]+", value)]
+    return [n for n in names if n and len(n) <= 24 and not n.isdigit() and "@" not in n
+            and not n.endswith(("。", "，"))]
 
 
 def find_authors(zone: str, meta: Meta) -> list[str]:
@@ -298,7 +301,10 @@ def find_authors(zone: str, meta: Meta) -> list[str]:
     if names:
         return [n.strip() for n in names if n.strip()]
     value = meta.get("author", "article:author", "og:article:author", "dc.creator")
-    if value and not value.startswith("http"):
+    site = meta.get("og:site_name", "application-name") or ""
+    # Many CMSs put the site name in meta author ("网易"); that is not a person.
+    if value and not value.startswith("http") and not _similar(value, site) and \
+            value not in meta.title_tag:
         return split_names(value)
     return []
 
