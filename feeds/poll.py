@@ -84,7 +84,14 @@ def collect_feed(
         log.debug("%s: feed has errors but was read: %s", source.id, parsed.warning)
     ttl = timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else None
     link = parsed.link if parsed.link and parsed.link.startswith(("http://", "https://")) else None
-    return Collected(parsed.articles, ttl, parsed.title, link)
+    articles: Sequence[Article] = parsed.articles
+    if source.full_text:
+        from feeds.fetch import is_local
+        from feeds.sources.page import fill_full_text
+
+        articles = fill_full_text(source, config, articles, fetcher, store, now,
+                                  allow_file=is_local(response.url))
+    return Collected(articles, ttl, parsed.title, link)
 
 
 def collector_for(source: Source) -> Collector:
