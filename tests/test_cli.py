@@ -224,3 +224,12 @@ def test_store_not_a_database_exits_3_in_subprocess(tmp_path: Path,
     assert "not a usable database" in result.stderr
     assert "Traceback" not in result.stderr
     assert not http_server.requests  # nothing fetched with an unusable store
+
+
+def test_unwritable_output_exits_3(tmp_path: Path, http_server: LocalServer) -> None:
+    """When output.dir cannot be created (a file is in the way), run exits 3 with a message."""
+    config = write_config(tmp_path, http_server, with_bad=False)
+    (tmp_path / "out").write_text("a file, not a directory")
+    result = invoke("--config", str(config), "run", "--once")
+    assert result.exit_code == cli.EXIT_STORE, result.output
+    assert "cannot write output" in result.stderr

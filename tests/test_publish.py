@@ -372,3 +372,43 @@ def test_opml_is_valid_and_skips_empty_groups() -> None:
     assert [f.get("text") for f in folders] == ["Topics"]
     assert folders[0][0].get("text") == "A & B <c>"
     assert folders[0][0].get("xmlUrl") == BASE + "topics/t.atom"
+
+
+def test_checker_flags_what_plain_feedgen_gets_wrong() -> None:
+    """The Atom checker itself can fail: plain feedgen output lacks self and author, and an
+    enclosure it writes becomes a duplicate alternate link."""
+    from atomcheck import problems
+    from feedgen.feed import FeedGenerator
+
+    fg = FeedGenerator()
+    fg.id("https://example.org/feed")
+    fg.title("plain")
+    fg.updated(T0)
+    entry = fg.add_entry()
+    entry.id("https://example.org/1")
+    entry.title("one")
+    entry.updated(T0)
+    entry.link(href="https://example.org/1")
+    entry.link(href="https://example.org/1.mp3", rel="enclosure", type="audio/mpeg", length="9")
+    found = problems(fg.atom_str())
+    kinds = {p.split(":")[0] for p in found}
+    assert {"MissingSelf", "MissingElement", "DuplicateAtomLink"} <= kinds
+
+
+def test_checker_flags_bad_dates_ids_html_and_duplicates() -> None:
+    """The checker reports bad dates, relative ids, undeclared HTML, scripts and duplicate ids."""
+    from atomcheck import problems
+
+    bad = b"""<feed xmlns="http://www.w3.org/2005/Atom"><id>my-feed</id>
+    <title>a &lt;b&gt;bold&lt;/b&gt; title</title><updated>2021-06-07 10:22:00</updated>
+    <author><name>x</name></author><link rel="self" href="https://example.org/f.atom"/>
+    <entry><id>urn:uuid:6f1c1d0e-4c55-4f3e-9a51-8a5d1e0b7c21</id><title>t</title>
+    <updated>2021-06-07T10:22:00Z</updated><link href="https://example.org/1"/>
+    <content type="html">&lt;p onclick="x()"&gt;hi&lt;script&gt;1&lt;/script&gt;&lt;/p&gt;</content>
+    </entry>
+    <entry><id>urn:uuid:6f1c1d0e-4c55-4f3e-9a51-8a5d1e0b7c21</id><title>t</title>
+    <updated>2021-06-07T10:22:00Z</updated></entry></feed>"""
+    kinds = {p.split(":")[0] for p in problems(bad, self_url="https://example.org/other.atom")}
+    assert {"InvalidFullLink", "InvalidRFC3339Date", "ContainsUndeclaredHTML", "SecurityRisk",
+            "DuplicateEntries", "MissingTextualContent", "MissingAlternateLink",
+            "SelfDoesntMatchLocation"} <= kinds
