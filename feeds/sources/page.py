@@ -603,7 +603,7 @@ def parse_listing(html: str, url: str, *, rules: ItemRules | None, tz: tzinfo, n
             items = items_by_rules(root, url, rules, tz, now)
         except ValueError as e:
             raise ParseError(source_id, url, f"{e}; fix items: in the config") from e
-        items = [i for i in items if _allowed_scheme(i.url, allow_file)]
+        # Not filtered by scheme here: a refused file: link is reported for its item on fetch.
         if not items:
             raise ParseError(source_id, url, f"selectors match nothing (items.each = "
                              f"{rules.each!r}); check them with `feeds preview {source_id}`")
@@ -865,3 +865,199 @@ def article_fields(article: Article) -> list[tuple[str, str]]:
         ("content_html", article.content_html or ""),
     ]
 
+
+
+# -- rule-writing tools: preview, add, check --live ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a source would give, without storing anything."""
+
+    source: Source
+    listing: Listing | None
+    articles: tuple[Article, ...]
+    errors: tuple[Skipped, ...] = ()
+
+
+def _fetch_source_page(source: Source, config: Config, fetcher: Fetcher) -> Response:
+    return fetcher.get(
+        source.location, source_id=source.id, headers=source.headers, proxy=source.proxy,
+        allow_private=config.allow_private(source) or _is_local_url(source.location),
+        timeout=config.defaults.timeout.total_seconds(), max_bytes=config.defaults.max_bytes,
+    )
+
+
+def _looks_like_feed(body: bytes) -> bool:
+    head = body.lstrip()[:500].lower()
+    if b"<html" in head:
+        return False
+    return any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf"))
+
+
+def preview(source: Source, config: Config, fetcher: Fetcher, now: datetime,
+            articles: int = 1) -> Preview:
+    """The items of ``source`` and the full fields of its first ``articles`` articles."""
+    response = _fetch_source_page(source, config, fetcher)
+    allow_file = _is_local_url(response.url)
+    if source.kind == "feed" or _looks_like_feed(response.body):
+        context = FeedContext(source.id, response.url, config.timezone(source), source.language,
+                              source.convert)
+        parsed = parse_feed(response.body, context, response.content_type)
+        return Preview(source, None, tuple(parsed.articles[:max(articles, 1) * 50]))
+    listing = list_items(source, config, response, fetcher, now)
+    if listing.method == "feed":
+        return Preview(source, listing, listing.feed_articles)
+    out: list[Article] = []
+    errors: list[Skipped] = []
+    for item in listing.items:
+        if len(out) >= articles:
+            break
+        try:
+            out.append(fetch_article(source, config, fetcher, item, now, allow_file))
+        except SourceError as e:
+            errors.append(Skipped(item.url, e.message))
+            if len(errors) >= 3:
+                break
+    return Preview(source, listing, tuple(out), tuple(errors))
+
+
+def _slug(url: str) -> str:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").removeprefix("www.").removeprefix("m.")
+    words = [host.split(".")[0]] if host else []
+    words += [w for w in re.split(r"[^A-Za-z0-9]+", parts.path) if w and not w.isdigit()
+              and w.lower() not in ("index", "html", "htm", "shtml", "php", "aspx", "default")]
+    slug = "-".join(words[:3]).lower() or "source"
+    return re.sub(r"[^a-z0-9._-]", "", slug)[:60] or "source"
+
+
+def _yaml_scalar(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def draft_source(url: str, config: Config, fetcher: Fetcher, now: datetime,
+                 ident: str | None = None) -> tuple[str, str]:
+    """A draft source entry for ``url`` as YAML lines, and a one-line note on how it was found.
+
+    An advertised feed wins; else the page with rules proposed by automatic detection, or with
+    none when automatic detection works but no simple rules reproduce it.
+    """
+    taken = {s.id for s in config.sources}
+    base_id = ident or _slug(url)
+    source_id, counter = base_id, 2
+    while source_id in taken:
+        source_id, counter = f"{base_id}-{counter}", counter + 1
+    probe = Source(id=source_id, page=url)
+    response = _fetch_source_page(probe, config, fetcher)
+    lines = [f"  - id: {source_id}"]
+    if _looks_like_feed(response.body):
+        lines.append(f"    url: {_yaml_scalar(url)}")
+        return "\n".join(lines) + "\n", "the URL is a feed"
+    html, _ = decode_html(response.body, response.content_type)
+    listing = parse_listing(html, response.url, rules=None, tz=config.timezone(probe), now=now,
+                            allow_file=_is_local_url(response.url), source_id=source_id)
+    title = one_line(parse_html(html).findtext(".//title"))
+    if listing.method == "feed" and listing.feed_url:
+        lines.append(f"    url: {_yaml_scalar(listing.feed_url)}   # advertised by {url}")
+        note = f"the page advertises a feed: {listing.feed_url}"
+    else:
+        lines.append(f"    page: {_yaml_scalar(url)}")
+        rules = listing.proposed
+        if rules is not None:
+            fields = {"each": rules.each, "link": rules.link, "date": rules.date}
+            lines.append("    items:")
+            lines += [f"      {k}: {_yaml_scalar(v)}" for k, v in fields.items() if v]
+            note = f"page rules proposed from {len(listing.items)} detected items"
+        else:
+            note = (f"{len(listing.items)} items found by automatic detection ({listing.method}); "
+                    "no rules needed")
+    if title:
+        lines.insert(1, f"    title: {_yaml_scalar(title[:120])}")
+    return "\n".join(lines) + "\n", note
+
+
+def insert_source(config_text: str, entry: str) -> str:
+    """``config_text`` with ``entry`` (YAML lines of one source) appended to ``sources:``.
+
+    Text, not a YAML round trip, so every comment and the user's layout survive.
+    """
+    lines = config_text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if re.match(r"sources\s*:", line)), None)
+    if start is None:
+        tail = "" if config_text.endswith("\n") or not config_text else "\n"
+        return f"{config_text}{tail}sources:\n{entry}"
+    if re.match(r"sources\s*:\s*\[\s*\]", lines[start]):
+        lines[start] = "sources:\n"
+    end = len(lines)
+    for i in range(start + 1, len(lines)):
+        if re.match(r"[^\s#]", lines[i]):
+            end = i
+            break
+    # Keep blank lines and comments that introduce the next section with that section.
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        end -= 1
+    indent = next((re.match(r"(\s*)-", line).group(1)  # type: ignore[union-attr]
+                   for line in lines[start + 1:end] if re.match(r"\s*-", line)), "  ")
+    if indent != "  ":
+        entry = "".join(indent + line[2:] if line.startswith("  ") else line
+                        for line in entry.splitlines(keepends=True))
+    if end > 0 and not lines[end - 1].endswith("\n"):
+        lines[end - 1] += "\n"
+    return "".join([*lines[:end], entry, *lines[end:]])
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """One ``test_urls`` entry checked live."""
+
+    source_id: str
+    url: str
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _same_instant(expected: str, actual: datetime | None, tz: tzinfo) -> bool:
+    if actual is None:
+        return False
+    try:
+        wanted = datetime.fromisoformat(expected.strip().replace("Z", "+00:00"))
+    except ValueError:
+        wanted_date = parse_listing_date(expected, tz, actual)
+        if wanted_date is None:
+            return False
+        wanted = wanted_date
+    if wanted.tzinfo is None:
+        wanted = wanted.replace(tzinfo=tz)
+    if len(expected.strip()) <= 10:  # a day only: compare days in the source's zone
+        return wanted.date() == actual.astimezone(tz).date()
+    return wanted == actual
+
+
+def check_test_urls(config: Config, fetcher: Fetcher, now: datetime,
+                    sources: Sequence[Source] | None = None) -> list[TestOutcome]:
+    """Fetch every source's ``test_urls`` and compare what extraction gives with what they say."""
+    outcomes = []
+    for source in sources if sources is not None else config.sources:
+        tz = config.timezone(source)
+        for test in source.test_urls:
+            problems: list[str] = []
+            try:
+                article = fetch_article(source, config, fetcher, Item(test.url), now,
+                                        allow_file=True)
+            except SourceError as e:
+                outcomes.append(TestOutcome(source.id, test.url, (f"fetch failed: {e.message}",)))
+                continue
+            if test.title is not None and one_line(test.title) != one_line(article.title):
+                problems.append(f"title: expected {test.title!r}, got {article.title!r}")
+            if test.published is not None and not _same_instant(test.published,
+                                                                article.published, tz):
+                got = article.published.isoformat() if article.published else "no date"
+                problems.append(f"published: expected {test.published}, got {got}")
+            if test.contains is not None and test.contains not in (article.text or ""):
+                problems.append(f"text does not contain {test.contains!r}")
+            outcomes.append(TestOutcome(source.id, test.url, tuple(problems)))
+    return outcomes
