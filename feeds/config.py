@@ -182,11 +182,41 @@ class TestUrl(Strict):
     contains: str | None = None
 
 
+MatchField = Literal["title", "summary", "content", "author", "categories", "source_name"]
+
+
+def check_keywords(words: tuple[str, ...]) -> tuple[str, ...]:
+    for word in words:
+        if not word.strip(" *"):
+            raise ValueError("an empty keyword would match everything; remove it")
+    return words
+
+
 class Filter(Strict):
-    """Keep or drop entries of one source before they reach any feed."""
+    """Keep or drop entries of one source before they reach any feed (RSSHub's ``filter`` /
+    ``filterout``): ``include`` keeps entries with any of the keywords, ``exclude`` drops them.
+
+    ``filter: {include: [青岛], exclude: [广告]}``; with ``regex: true`` the entries are
+    regular expressions over the folded text (lower case, Simplified).
+    """
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    regex: bool = False
+    fields: tuple[MatchField, ...] = ("title", "summary", "content", "categories")
+    word_boundaries: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> Filter:
+        for pattern in (*self.include, *self.exclude):
+            if self.regex:
+                try:
+                    re.compile(pattern)
+                except re.error as e:
+                    raise ValueError(f"bad regular expression {pattern!r}: {e}") from e
+        if not self.regex:
+            check_keywords((*self.include, *self.exclude))
+        return self
 
 
 class Source(Strict):
@@ -251,6 +281,15 @@ class Topic(Strict):
     limit: int | None = Field(default=None, ge=1)
     convert: OpenCCConversion | None = None
     word_boundaries: bool = True
+    # Cross-source dedup: the same story once, shown from the first source in `prefer`
+    # (else the first seen), the other copies linked under it.
+    dedup: bool = True
+    prefer: tuple[str, ...] = ()
+
+    @field_validator("any", "all", "none")
+    @classmethod
+    def _keywords(cls, words: tuple[str, ...]) -> tuple[str, ...]:
+        return check_keywords(words)
 
     @field_validator("regex")
     @classmethod
@@ -272,7 +311,8 @@ class Output(Strict):
     author: str = "feeds"
     max_entries: int = Field(default=50, ge=1, le=10000)
     formats: tuple[Literal["atom", "rss", "json"], ...] = ("atom",)
-    all_feed: bool = False
+    all_feed: bool = False  # output/all.atom: every source
+    dedup: bool = True  # the all feed shows each story once
 
     @field_validator("base_url")
     @classmethod
@@ -476,7 +516,7 @@ def _extra_checks(data: dict[str, Any], file: str, lines: _Lines, base_dir: Path
             seen.setdefault(ident, index)
     ids = [s["id"] for _, s in _items(data, "sources") if isinstance(s.get("id"), str)]
     for t_index, topic in _items(data, "topics"):
-        for key in ("sources", "exclude_sources"):
+        for key in ("sources", "exclude_sources", "prefer"):
             names = topic.get(key)
             if not isinstance(names, list):
                 continue

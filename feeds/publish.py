@@ -30,7 +30,7 @@ from feeds.extract.chinese import convert
 from feeds.model import Article, Person
 from feeds.site import render_index
 from feeds.store import SourceState, Store, Stored
-from feeds.topics import select
+from feeds.topics import Index
 
 log = logging.getLogger(__name__)
 
@@ -355,16 +355,21 @@ def now_utc() -> datetime:
 
 
 def source_spec(
-    config: Config, source: Source, store: Store, state: SourceState | None
+    config: Config, source: Source, store: Store, state: SourceState | None,
+    index: Index | None = None,
 ) -> FeedSpec:
-    """The feed of one source: its newest ``max_entries`` articles."""
+    """The feed of one source: its newest ``max_entries`` articles (that pass its filter)."""
     title = source.title or (state.title if state else None) or source.id
+    if source.filter and index is None:
+        index = Index(config, store)
+        index.update()
     return FeedSpec(
         kind="sources",
         ident=source.id,
         title=title,
         subtitle=f"{title}, via feeds",
-        entries=store.latest(source.id, config.output.max_entries),
+        entries=index.source_entries(source) if index
+        else store.latest(source.id, config.output.max_entries),
         site_link=(state.link if state else None)
         or (source.page if source.page and source.page.startswith("http") else None),
         language=source.language,
@@ -372,11 +377,14 @@ def source_spec(
     )
 
 
-def topic_spec(config: Config, topic: Topic, store: Store, now: datetime) -> FeedSpec:
-    """The feed of one topic: matching articles from its sources, newest first."""
-    limit = topic.limit or config.output.max_entries
-    enabled = [s.id for s in config.sources if s.enabled]
-    entries = list(select(topic, store.iter_articles(enabled), limit, now))
+def topic_spec(config: Config, topic: Topic, store: Store, now: datetime,
+               index: Index | None = None) -> FeedSpec:
+    """The feed of one topic: matching articles from its sources, each story once, newest
+    first. Pass an updated ``index`` when writing many feeds (publish_all does)."""
+    if index is None:
+        index = Index(config, store)
+        index.update()
+    entries = index.topic_entries(topic, now)
     return FeedSpec(
         kind="topics",
         ident=topic.id,
@@ -388,6 +396,17 @@ def topic_spec(config: Config, topic: Topic, store: Store, now: datetime) -> Fee
     )
 
 
+def all_spec(config: Config, index: Index) -> FeedSpec:
+    """The ``all`` feed: every enabled source, filtered, each story once."""
+    return FeedSpec(
+        kind="",
+        ident="all",
+        title=f"{config.output.title}: all sources",
+        subtitle="Every source in one feed, each story once",
+        entries=index.all_entries(),
+    )
+
+
 def publish_all(config: Config, store: Store, now: datetime | None = None) -> list[Path]:
     """Write every source and topic feed and the OPML list; return the files that changed."""
     now = now or now_utc()
@@ -395,8 +414,15 @@ def publish_all(config: Config, store: Store, now: datetime | None = None) -> li
     states = store.states()
     empty_updated = store.created
     sources = [s for s in config.sources if s.enabled]
-    source_specs = [source_spec(config, s, store, states.get(s.id)) for s in sources]
-    topic_specs = [topic_spec(config, t, store, now) for t in config.topics]
+    # Folds and sketches only new articles, and evaluates rules only over what they have not
+    # seen (a changed rule has a new hash, so it sees every stored article once).
+    matched = Index(config, store)
+    matched.update()
+    source_specs = [source_spec(config, s, store, states.get(s.id), matched) for s in sources]
+    topic_specs = [
+        *([all_spec(config, matched)] if config.output.all_feed else []),
+        *(topic_spec(config, t, store, now, matched) for t in config.topics),
+    ]
     changed: list[Path] = []
     # Atom always; RSS 2.0 and JSON Feed beside it when configured, all from the same specs.
     formats = ("atom", *(f for f in config.output.formats if f != "atom"))
@@ -409,6 +435,9 @@ def publish_all(config: Config, store: Store, now: datetime | None = None) -> li
                 changed.append(path)
     clean_stale(out / "sources", {out / s.path_for(f) for s in source_specs for f in formats})
     clean_stale(out / "topics", {out / s.path_for(f) for s in topic_specs for f in formats})
+    if not config.output.all_feed:
+        for fmt in ("atom", "rss", "json"):
+            (out / f"all.{fmt}").unlink(missing_ok=True)
     opml = render_opml(
         config.output.title,
         [("Topics", topic_specs), ("Sources", source_specs)],
