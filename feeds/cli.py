@@ -156,14 +156,140 @@ def run(config_path: Path, once: bool, workers: int | None, serve_too: bool, hos
 
 
 @cli.command()
+@click.option("--live", is_flag=True,
+              help="Also fetch every source's test_urls and report rules that have rotted.")
 @click.pass_obj
-def check(config_path: Path) -> None:
+def check(config_path: Path, live: bool) -> None:
     """Validate the configuration and list every problem."""
     config = _load(config_path)
     console.print(
         f"{config_path}: ok, {len(config.sources)} sources, {len(config.topics)} topics",
         highlight=False,
     )
+    if live:
+        _check_live(config)
+
+
+def _check_live(config: Config) -> None:
+    from feeds.sources.page import check_test_urls
+
+    fetcher = make_fetcher(config)
+    try:
+        outcomes = check_test_urls(config, fetcher, datetime.now(UTC))
+    finally:
+        fetcher.close()
+    if not outcomes:
+        console.print("no source lists test_urls; nothing to check live", highlight=False)
+        return
+    for outcome in outcomes:
+        mark = "[green]ok[/]" if outcome.ok else "[bold red]FAILED[/]"
+        console.print(f"{mark} {outcome.source_id}: {outcome.url}", highlight=False)
+        for problem in outcome.problems:
+            console.print(f"    {problem}", highlight=False, markup=False)
+    failed = sum(1 for o in outcomes if not o.ok)
+    console.print(f"{len(outcomes)} test URL(s), {failed} failed", highlight=False)
+    if failed:
+        sys.exit(EXIT_SOURCES_FAILED)
+
+
+@cli.command()
+@click.argument("source_or_url")
+@click.option("--articles", type=click.IntRange(1, 20), default=1, show_default=True,
+              help="How many articles to fetch and show in full.")
+@click.pass_obj
+def preview(config_path: Path, source_or_url: str, articles: int) -> None:
+    """Show what a source (or any URL) would give, without storing anything."""
+    from feeds.config import Source
+    from feeds.errors import SourceError
+    from feeds.sources.page import article_fields
+    from feeds.sources.page import preview as run_preview
+
+    config = _load(config_path) if config_path.exists() or source_or_url.isidentifier() \
+        else Config()
+    try:
+        source = config.source(source_or_url)
+    except KeyError:
+        source = Source(id="preview", page=source_or_url)
+    fetcher = make_fetcher(config)
+    try:
+        result = run_preview(source, config, fetcher, datetime.now(UTC), articles)
+    except SourceError as e:
+        err_console.print(f"[bold red]{source.id}:[/] {e.message} ({e.url})", highlight=False)
+        sys.exit(EXIT_SOURCES_FAILED)
+    finally:
+        fetcher.close()
+    listing = result.listing
+    if listing is not None:
+        how = {"rules": "the source's items: rules", "feed": f"its advertised feed "
+               f"{listing.feed_url}", "json-ld": "JSON-LD", "auto": "automatic detection"}
+        console.print(f"{source.location}: {len(listing.items) or len(result.articles)} items "
+                      f"via {how.get(listing.method, listing.method)}", highlight=False)
+        table = Table(show_header=True)
+        for column in ("#", "date", "title", "url"):
+            table.add_column(column)
+        for number, item in enumerate(listing.items, 1):
+            table.add_row(str(number), item.date.isoformat() if item.date else "-",
+                          item.title or "", item.url)
+        if listing.items:
+            console.print(table)
+        if listing.proposed is not None and source.items is None:
+            rules = listing.proposed
+            console.print(f"equivalent rules: items: {{each: {rules.each!r}, link: "
+                          f"{rules.link!r}" + (f", date: {rules.date!r}" if rules.date else "")
+                          + "}", highlight=False, markup=False)
+    for skipped in result.errors:
+        err_console.print(f"skipped {skipped.url}: {skipped.reason}", highlight=False,
+                          markup=False)
+    shown = result.articles[:articles]
+    for article in shown:
+        console.rule(article.title[:60])
+        for name, value in article_fields(article):
+            console.print(f"[bold]{name}:[/] ", end="", highlight=False)
+            console.print(value, highlight=False, markup=False)
+    if not shown:
+        sys.exit(EXIT_SOURCES_FAILED)
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--id", "ident", help="The source id (default: from the URL).")
+@click.option("--dry-run", is_flag=True, help="Print the draft; change nothing.")
+@click.pass_obj
+def add(config_path: Path, url: str, ident: str | None, dry_run: bool) -> None:
+    """Write a draft source for URL into the config: its feed, or page rules."""
+    from feeds.config import parse_config
+    from feeds.errors import SourceError
+    from feeds.sources.page import draft_source, insert_source
+
+    config = _load(config_path)
+    fetcher = make_fetcher(config)
+    try:
+        entry, note = draft_source(url, config, fetcher, datetime.now(UTC), ident)
+    except SourceError as e:
+        err_console.print(f"[bold red]cannot add {url}:[/] {e.message}", highlight=False)
+        sys.exit(EXIT_SOURCES_FAILED)
+    finally:
+        fetcher.close()
+    text = config_path.read_text(encoding="utf-8")
+    updated = insert_source(text, entry)
+    try:
+        parse_config(updated, str(config_path), config_path.parent)
+    except ConfigError as e:
+        err_console.print("[bold red]the draft does not validate; config left as it was:[/]",
+                          highlight=False)
+        for problem in e.problems:
+            err_console.print(f"  {problem}", highlight=False, markup=False)
+        console.print(entry, highlight=False, markup=False)
+        sys.exit(EXIT_CONFIG)
+    console.print(f"{note}:", highlight=False)
+    console.print(entry.rstrip("\n"), highlight=False, markup=False)
+    if dry_run:
+        return
+    temporary = config_path.with_name(config_path.name + ".tmp")
+    temporary.write_text(updated, encoding="utf-8")
+    os.replace(temporary, config_path)
+    console.print(f"added to {config_path}; check it with `feeds preview "
+                  f"{entry.split('id:', 1)[1].split()[0]}`", highlight=False)
 
 
 def _when(value: datetime | None) -> str:

@@ -582,12 +582,14 @@ def next_page_url(root: lxml.html.HtmlElement, url: str) -> str | None:
 
 
 def _dedupe(items: Iterable[Item]) -> list[Item]:
+    """Items in page order, each once, with listing text cleaned as every text field is."""
     seen: set[str] = set()
     out = []
     for item in items:
         if item.key not in seen:
             seen.add(item.key)
-            out.append(item)
+            out.append(replace(item, title=clean_text(item.title) or None,
+                               summary=clean_text(item.summary) or None))
     return out
 
 
