@@ -217,7 +217,14 @@ def start_server(
     """Serve in a background thread (``feeds run --serve``); port 0 picks a free port."""
     store = Store.open(config.store_path)
     server = uvicorn.Server(_uvicorn_config(build_app(config, store, health_provider), host, port))
-    thread = threading.Thread(target=server.run, name="feeds-serve", daemon=True)
+
+    def run() -> None:
+        try:
+            server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; start_server reports that
+            log.debug("server thread ended early")
+
+    thread = threading.Thread(target=run, name="feeds-serve", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
     while not server.started:
