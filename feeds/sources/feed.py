@@ -120,11 +120,13 @@ def _json_feed(body: bytes, context: FeedContext) -> dict[str, Any]:
 
 
 def _json_str(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
+    return value if isinstance(value, str) else None
+
+
+def _json_id(value: Any) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)  # ids are strings by the spec, numbers in practice
-    return None
+    return _json_str(value)
 
 
 def _json_item(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,7 +142,7 @@ def _json_item(item: Mapping[str, Any]) -> dict[str, Any]:
         if _json_str(item.get(key)):
             content.append({"value": item[key], "type": kind})
     entry: dict[str, Any] = {
-        "id": _json_str(item.get("id")),
+        "id": _json_id(item.get("id")),
         "link": _json_str(item.get("url")) or _json_str(item.get("external_url")),
         "title": _json_str(item.get("title")) or "",
         "content": content,
@@ -150,7 +152,7 @@ def _json_item(item: Mapping[str, Any]) -> dict[str, Any]:
                     for a in authors if isinstance(a, dict)],
         "tags": [{"term": t} for t in tags if isinstance(t, str)],
         "enclosures": [{"href": _json_str(a.get("url")), "type": _json_str(a.get("mime_type")),
-                        "length": _json_str(a.get("size_in_bytes"))}
+                        "length": _json_id(a.get("size_in_bytes"))}
                        for a in attachments if isinstance(a, dict)],
         "language": _json_str(item.get("language")),
     }
