@@ -39,6 +39,16 @@ ID_NAMESPACE = uuid.UUID("6f1c1d0e-4c55-4f3e-9a51-8a5d1e0b7c21")
 # XML 1.0 forbids most control characters; one in a scraped title would break the whole feed.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[A-Za-z]{2,}$")
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
+
+
+def language_tag(value: str | None) -> str | None:
+    """A BCP 47 tag for xml:lang (``zh_CN`` -> ``zh-CN``); None if it cannot be one.
+
+    An invalid xml:lang makes the whole feed fail the Atom schema, so it is dropped instead.
+    """
+    tag = (value or "").strip().replace("_", "-")
+    return tag if _LANGUAGE_TAG.match(tag) else None
 
 
 def xml_safe(text: str | None) -> str:
@@ -372,7 +382,7 @@ def source_spec(
         else store.latest(source.id, config.output.max_entries),
         site_link=(state.link if state else None)
         or (source.page if source.page and source.page.startswith("http") else None),
-        language=source.language,
+        language=language_tag(source.language),
         conversion=source.convert,
     )
 
@@ -391,7 +401,7 @@ def topic_spec(config: Config, topic: Topic, store: Store, now: datetime,
         title=topic.title or topic.id,
         subtitle=topic.description,
         entries=entries,
-        language=topic.language,
+        language=language_tag(topic.language),
         conversion=topic.convert,
     )
 

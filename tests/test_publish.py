@@ -412,3 +412,16 @@ def test_checker_flags_bad_dates_ids_html_and_duplicates() -> None:
     assert {"InvalidFullLink", "InvalidRFC3339Date", "ContainsUndeclaredHTML", "SecurityRisk",
             "DuplicateEntries", "MissingTextualContent", "MissingAlternateLink",
             "SelfDoesntMatchLocation"} <= kinds
+
+
+def test_configured_language_becomes_a_valid_xml_lang(tmp_path: Path, store: Store) -> None:
+    """`language: zh_CN` is written as xml:lang="zh-CN"; a value that is no tag is left out."""
+    extra = ("  - id: gamma\n    url: https://gamma.example.org/feed.xml\n    language: zh_CN\n"
+             "  - id: delta\n    url: https://delta.example.org/feed.xml\n"
+             "    language: simplified chinese")
+    publish_all(make_config(tmp_path, extra=extra), store, T0)
+    xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    for name, expected in (("gamma", "zh-CN"), ("delta", None)):
+        data = (tmp_path / "out/sources" / f"{name}.atom").read_bytes()
+        assert parse(data).get(xml_lang) == expected
+        assert_valid_atom(data)
