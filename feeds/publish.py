@@ -8,6 +8,7 @@ so the bytes, and the file, change only when an entry does.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
@@ -150,9 +151,13 @@ def _add_entry(fg: FeedGenerator, stored: Stored, conversion: str | None) -> Non
         if term:
             entry.category(term=term)
     content = xml_safe(convert(article.content_html or "", c))
+    summary = xml_safe(convert(article.summary or "", c))
+    if not content and not article.url:
+        # RFC 4287 §4.1.1: an entry needs an alternate link or content; feedgen raises
+        # without one, which would stop every feed from being written.
+        content = "<p>" + html.escape(summary or xml_safe(convert(article.title, c))) + "</p>"
     if content:
         entry.content(content, type="html")
-    summary = xml_safe(convert(article.summary or "", c))
     if summary:
         entry.summary(summary)
     elif not content:

@@ -425,3 +425,13 @@ def test_configured_language_becomes_a_valid_xml_lang(tmp_path: Path, store: Sto
         data = (tmp_path / "out/sources" / f"{name}.atom").read_bytes()
         assert parse(data).get(xml_lang) == expected
         assert_valid_atom(data)
+
+
+def test_entry_without_link_or_content_gets_content() -> None:
+    """An article with no URL and no content still renders (feedgen would raise) and is valid."""
+    spec = spec_of(art("a", "Title <only>", T0, url=None, content_html=None, summary=None),
+                   art("b", "With summary", T0, url=None, content_html=None, summary="s & t"))
+    data = render_atom(spec, BASE, "Tester", T0)
+    assert_valid_atom(data)
+    contents = [e.findtext(f"{A}content") for e in parse(data).findall(f"{A}entry")]
+    assert contents == ["<p>Title &lt;only&gt;</p>", "<p>s &amp; t</p>"]
