@@ -24,6 +24,7 @@ from feeds.extract.chinese import clean_text, convert
 from feeds.extract.dates import parse_feed_date
 from feeds.model import Article, Enclosure, Image, Person
 from feeds.sanitize import html_to_text, one_line, sanitize_html, shorten
+from feeds.sources.fastfeed import parse_plain_feed
 from feeds.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,9 @@ def parse_feed(body: bytes, context: FeedContext, content_type: str | None = Non
     if _looks_json(body, content_type):
         parsed: Mapping[str, Any] = _json_feed(body, context)
     else:
-        parsed = _xml_feed(body, context, content_type)
+        # Plain RSS 2.0 and Atom 1.0 take lxml's fast path (same articles, tests/test_fastpath.py).
+        parsed = parse_plain_feed(body, context.url, content_type) or _xml_feed(
+            body, context, content_type)
     warning = None
     if parsed.get("bozo"):
         warning = f"{type(parsed.get('bozo_exception')).__name__}: {parsed.get('bozo_exception')}"

@@ -2,8 +2,8 @@
 
 One command (from the project root, in the project's virtualenv)::
 
-    python tests/benchmarks/bench_cycle.py                      # 1,000 feeds x 50 entries, 4 workers
-    python tests/benchmarks/bench_cycle.py --scale 100,1000,5000   # plus the linear-scaling table
+    python tests/benchmarks/bench_cycle.py                        # 1,000 x 50 entries, 4 workers
+    python tests/benchmarks/bench_cycle.py --scale 100,1000,5000  # plus the scaling table
 
 What it does: it generates ``--feeds`` feeds of ``--entries`` entries (RSS 2.0 and Atom, ~1.2 KB
 HTML bodies, one feed in three in Chinese; ~60 MB for the default) into a temporary directory,
@@ -30,6 +30,7 @@ throughput over ``../shared/pages`` (``bench_extract.py`` when present) and the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -82,10 +83,8 @@ def measure(name: str, sources: int, cmd: list[str], count: callable, log: Path)
             total = 0
             try:
                 for member in (root, *root.children(recursive=True)):
-                    try:
+                    with contextlib.suppress(psutil.Error):
                         total += member.memory_info().rss
-                    except psutil.Error:
-                        pass
             except psutil.Error:
                 pass
             peak = max(peak, total)

@@ -22,12 +22,15 @@ SUBJECTS: tuple[tuple[str, str], ...] = (
     ("wildfire", "山火"), ("marathon", "马拉松"), ("telescope", "望远镜"), ("pandas", "熊猫"),
 )
 WORDS = (
-    "the city council said on monday that the new plan would bring more buses and trains "
-    "to the northern districts while residents asked for clearer timetables and lower fares "
-    "officials expect the project to finish next year after a review of costs and safety "
-    "reports local businesses welcomed the news but warned about construction noise during "
-    "the summer festival season when visitors fill hotels restaurants and the old town"
-).split()
+    "the", "city", "council", "said", "on", "monday", "that", "the", "new", "plan", "would",
+    "bring", "more", "buses", "and", "trains", "to", "the", "northern", "districts", "while",
+    "residents", "asked", "for", "clearer", "timetables", "and", "lower", "fares",
+    "officials", "expect", "the", "project", "to", "finish", "next", "year", "after", "a",
+    "review", "of", "costs", "and", "safety", "reports", "local", "businesses", "welcomed",
+    "the", "news", "but", "warned", "about", "construction", "noise", "during", "the",
+    "summer", "festival", "season", "when", "visitors", "fill", "hotels", "restaurants",
+    "and", "the", "old", "town",
+)
 HANZI = (
     "记者从市政府获悉今年全市将新建公交线路并优化地铁换乘方便市民出行相关部门表示项目预计明年完工"
     "此前已完成安全评估和成本审查当地商户对此表示欢迎但也担心施工期间的噪音影响夏季旅游旺季游客"
@@ -119,12 +122,16 @@ def atom(feed: int, entries: int) -> bytes:
         )
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
-        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{"zh-CN" if feed % 3 == 0 else "en"}">'
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{_lang(feed)}">'
         f"<id>tag:site{feed}.example.org,2024:feed</id><title>Site {feed} news</title>"
         f'<link rel="alternate" href="https://site{feed}.example.org/"/>'
         f"<updated>{BASE.isoformat()}</updated>"
         + "".join(items) + "</feed>\n"
     ).encode("utf-8")
+
+
+def _lang(feed: int) -> str:
+    return "zh-CN" if feed % 3 == 0 else "en"
 
 
 def feed_name(feed: int) -> str:

@@ -15,7 +15,8 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-TYPES = {".rss": "application/rss+xml; charset=utf-8", ".atom": "application/atom+xml; charset=utf-8"}
+TYPES = {".rss": "application/rss+xml; charset=utf-8",
+         ".atom": "application/atom+xml; charset=utf-8"}
 
 
 def serve(directory: Path, port_file: Path) -> None:
