@@ -135,7 +135,7 @@ def url_key(url: str | None) -> str | None:
         if host.startswith(prefix):
             host = host[len(prefix):]
             break
-    rest = re.sub(r"(?:index\.s?html?)?/?$", "", rest)
+    rest = re.sub(r"(?:/index\.s?html?|/)$", "", "/" + rest)[1:]
     return f"{host}/{rest}"
 
 
@@ -568,14 +568,25 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
     return stories
 
 
-def representative(story: Story, prefer: Sequence[str] = ()) -> Candidate:
-    """The copy a feed shows: the first source in ``prefer``, else the first seen."""
-    rank = {sid: n for n, sid in enumerate(prefer)}
+def _is_copy(article: Article) -> bool:
+    """A page whose canonical link names another site says it is a copy (mirrors do)."""
+    own, canonical = url_key(article.url), url_key(article.canonical_url)
+    return bool(own and canonical) and own.split("/")[0] != canonical.split("/")[0]  # type: ignore[union-attr]
 
-    def key(c: Candidate) -> tuple[int, float, float, int]:
+
+def representative(story: Story, prefer: Sequence[str] = (), order: Sequence[str] = ()
+                   ) -> Candidate:
+    """The copy a feed shows: the first source in ``prefer``; else not a declared copy; else
+    the first seen; else the source listed first in the config (``order``)."""
+    rank = {sid: n for n, sid in enumerate(prefer)}
+    listed = {sid: n for n, sid in enumerate(order)}
+
+    def key(c: Candidate) -> tuple[int, bool, float, int, float, int]:
         a = c.stored.article
         seen = a.first_seen.timestamp() if a.first_seen else c.sort_ts
-        return (rank.get(c.stored.source_id, len(rank)), seen, c.sort_ts, c.article_id)
+        sid = c.stored.source_id
+        return (rank.get(sid, len(rank)), _is_copy(a), seen, listed.get(sid, len(listed)),
+                c.sort_ts, c.article_id)
 
     return min(story.members, key=key)
 
@@ -591,10 +602,12 @@ def also_at(story: Story, shown: Candidate, names: dict[str, str]) -> Stored:
     for c in sorted(others, key=lambda c: (c.stored.source_id, c.article_id)):
         url = c.stored.article.url
         name = names.get(c.stored.source_id, c.stored.source_id)
-        if url and url.startswith(("http://", "https://")) and url not in seen:
+        if url and url in seen:
+            continue
+        if url and url.startswith(("http://", "https://")):
             seen.add(url)
             links.append(f'<a href="{html.escape(url)}">{html.escape(name)}</a>')
-        elif not url:
+        else:
             links.append(html.escape(name))
     if not links:
         return shown.stored
@@ -682,7 +695,8 @@ class Index:
             if not dedup_on:
                 return [c.stored for _, c in zip(range(limit), cands, strict=False)]
             stories = dedup(cands, limit, prefer)
-        shown = [(s, representative(s, prefer)) for s in stories]
+        order = [s.id for s in self.config.sources]
+        shown = [(s, representative(s, prefer, order)) for s in stories]
         shown.sort(key=lambda sc: (sc[1].sort_ts, sc[1].article_id), reverse=True)
         return [also_at(s, c, self.names) for s, c in shown]
 
