@@ -205,10 +205,12 @@ def _is_caption(text: str) -> bool:
     return len(text) <= 60 and not _SENTENCE_END.search(text)
 
 
-def add_figures(body: Any, image_proxy: str | None) -> list[Image]:
+def add_figures(body: Any, base_url: str, image_proxy: str | None) -> list[Image]:
     """Wrap images in ``<figure>`` with the caption line that follows them; fix their URLs."""
     images: list[Image] = []
     for img in list(body.iter("img")):
+        if img.get("src"):
+            img.set("src", urljoin(base_url, img.get("src", "").strip()))
         src = finish_image(img, image_proxy)
         if not src:
             _drop(img)
@@ -238,7 +240,7 @@ def add_figures(body: Any, image_proxy: str | None) -> list[Image]:
             _drop(following)
         figure = etree.Element("figure")
         etree.SubElement(figure, "img", {k: v for k, v in img.attrib.items()
-                                         if k in ("src", "alt", "title", "referrerpolicy")})
+                                         if v and k in ("src", "alt", "title", "referrerpolicy")})
         if caption:
             etree.SubElement(figure, "figcaption").text = caption
         figure.tail = holder.tail
@@ -253,16 +255,52 @@ def _serialize(body: Any) -> str:
     return "".join(parts)
 
 
+def main_container(tree: lxml_html.HtmlElement) -> Any | None:
+    """The element whose own ``<p>`` children hold the most prose (link text not counted).
+
+    Chinese news pages put the article as sibling paragraphs in one container; scoring
+    containers by that finds the article where whole-page extraction keeps the hot-news
+    lists and comment threads that 163, sina and others append below it.
+    """
+    best, best_score = None, 0
+    for element in tree.iter("div", "article", "section", "td"):
+        score = 0
+        for child in element:
+            if child.tag != "p":
+                continue
+            text = child.text_content()
+            links = sum(len(a.text_content()) for a in child.iter("a"))
+            score += len(text.strip()) - links
+        if score > best_score:
+            best, best_score = element, score
+    return best if best_score >= 200 else None
+
+
 def _trafilatura_body(tree: lxml_html.HtmlElement, url: str) -> Any | None:
     document = trafilatura.bare_extraction(
         tree, url=url, include_images=True, include_comments=False, include_tables=True,
-        include_links=True, include_formatting=True, with_metadata=False, fast=True,
+        include_links=False, include_formatting=True, with_metadata=False, fast=False,
     )
     body = getattr(document, "body", None)
     if body is None:
         return None
     root = convert_to_html(body)
     return root.find("body")
+
+
+def _container_body(container: Any) -> Any:
+    body = copy.deepcopy(container)
+    body.tag = "body"
+    body.attrib.clear()
+    body.tail = None
+    etree.strip_elements(body, "script", "style", "noscript", "iframe", "form", "button",
+                         "select", "textarea", "input", with_tail=False)
+    etree.strip_tags(body, "ruby", "rb", "font")
+    for paragraph in body.iter("p"):
+        if paragraph.text:
+            # Chinese pages indent paragraphs with ideographic spaces; the feed reader indents.
+            paragraph.text = paragraph.text.lstrip(" \u3000\u00a0\t\r\n")
+    return body
 
 
 def _rules_body(tree: lxml_html.HtmlElement, selector: str) -> Any | None:
@@ -342,12 +380,16 @@ def extract_article(
 
     body = _rules_body(tree, rules.body) if rules is not None and rules.body else None
     if body is None:
+        container = main_container(tree)
+        if container is not None:
+            body = _container_body(container)
+    if body is None:
         body = _trafilatura_body(tree, url)
     images: list[Image] = []
     content_html = ""
     if body is not None:
         clean_body(body, title)
-        images = add_figures(body, image_proxy)
+        images = add_figures(body, url, image_proxy)
         content_html = sanitize_html(_serialize(body), url)
     content_html = convert(clean_text(content_html), conversion)
     text = html_to_text(content_html)
