@@ -289,8 +289,8 @@ class Service:
     def due_times(self) -> dict[str, datetime]:
         """The scheduled due time of each source (for tests and debugging)."""
         return {
-            job.id: job.next_run_time for job in self.scheduler.get_jobs()
-            if job.id != PUBLISH_JOB and job.next_run_time is not None
+            job.id: job.trigger.run_date for job in self.scheduler.get_jobs()
+            if isinstance(job.trigger, DateTrigger)
         }
 
     def start(self) -> None:
