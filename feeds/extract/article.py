@@ -351,6 +351,8 @@ def extract_article(
     fix_lazy_images(tree)
 
     meta = metadata.read_meta(tree)
+    # Scripts and styles are read (JSON-LD) and done with; their text must not score as prose.
+    etree.strip_elements(tree, "script", "style", "noscript", "template", with_tail=False)
     page_text = metadata.page_text(tree)
     title = clean_text((rules and selected_text(tree, rules.title)) or metadata.find_title(
         tree, meta))
