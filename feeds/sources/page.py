@@ -140,6 +140,8 @@ def parse_html(text: str) -> lxml.html.HtmlElement:
         root = lxml.html.document_fromstring(b"<html><body></body></html>", parser=parser)
     for element in list(root.iter("rt", "rp", "rtc", "script", "style", "noscript",
                                   "template")):
+        if element.tag == "script" and "ld+json" in (element.get("type") or ""):
+            continue  # JSON-LD is data for item detection
         if element.getparent() is not None and isinstance(element, lxml.html.HtmlElement):
             element.drop_tree()
     return root
@@ -952,7 +954,7 @@ def draft_source(url: str, config: Config, fetcher: Fetcher, now: datetime,
         source_id, counter = f"{base_id}-{counter}", counter + 1
     probe = Source(id=source_id, page=url)
     response = _fetch_source_page(probe, config, fetcher)
-    lines = [f"  - id: {source_id}"]
+    lines = [f"  - id: {_yaml_scalar(source_id)}"]
     if _looks_like_feed(response.body):
         lines.append(f"    url: {_yaml_scalar(url)}")
         return "\n".join(lines) + "\n", "the URL is a feed"
