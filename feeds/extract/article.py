@@ -149,7 +149,7 @@ def _is_metadata_line(text: str) -> bool:
     rest = metadata.DATE_LABEL.sub("", rest)
     rest = re.sub(r"(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
                   r"(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?", "", rest)
-    if rest == text and not re.search(r"字号|字號|分享|打印|窗口|移动版|移動版", text):
+    if rest == text and not re.search(r"字号|字號|分享|打印|窗口|移动版|移動版|纠错|糾錯", text):
         return False
     return len(_NOISE_WORDS.sub("", rest)) < 2
 

@@ -191,7 +191,23 @@ def split_title(title_tag: str) -> str:
     return max(parts, key=len) if parts else title_tag
 
 
+_SUFFIX = re.compile(r"^(?P<title>.{8,}?)\s*[-_|｜]\s*(?P<site>[^-_|｜\d]{2,12})$")
+
+
+def strip_site_suffix(title: str, meta: Meta) -> str:
+    """``标题-新华网`` -> ``标题`` when ``<title>`` ends with the same site name too."""
+    match = _SUFFIX.match(title)
+    if match and meta.title_tag.rstrip().endswith(match.group("site")):
+        return match.group("title")
+    return title
+
+
 def find_title(tree: lxml_html.HtmlElement, meta: Meta) -> str:
+    """The headline, without a site suffix."""
+    return strip_site_suffix(headline(tree, meta), meta)
+
+
+def headline(tree: lxml_html.HtmlElement, meta: Meta) -> str:
     """The headline: an ``<h1>`` that agrees with ``<title>``/og:title, else og:title, else
     ``<title>`` without its site suffix."""
     reference = " ".join(filter(None, (meta.title_tag, meta.get("og:title", "twitter:title"))))
