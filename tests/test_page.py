@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import feedparser
 import pytest
 from click.testing import CliRunner
+from conftest import LocalServer, shared_path
 from lxml import etree
 
 from feeds.cli import cli
@@ -33,7 +34,6 @@ from feeds.sources.page import (
     parse_listing_date,
 )
 from feeds.store import Store
-from conftest import LocalServer, shared_path
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "config" / "examples"
 SITE = EXAMPLES / "taiwan-cn"
@@ -181,7 +181,7 @@ def test_atom_from_page_sources_is_valid(tmp_path: Path, site: LocalServer) -> N
     """The seed's site and its mirror, with no rules, publish valid Atom without page noise."""
     sources = (f"  - id: taiwan-cn\n    page: {site.url('/taiwan-cn/index.html')}\n"
                f"  - id: mirror\n    page: {site.url('/mirror/index.html')}\n")
-    config, store = run_site(tmp_path, site, sources)
+    config, _store = run_site(tmp_path, site, sources)
     for ident in ("taiwan-cn", "mirror"):
         path = config.output_dir / "sources" / f"{ident}.atom"
         data = path.read_bytes()
@@ -267,7 +267,8 @@ def test_every_article_failing_fails_the_source(tmp_path: Path, http_server: Loc
 LIST_HTML = """<html><head><meta charset="utf-8"><title>通知公告</title></head><body>
 <nav><a href="/a/1.html">首页导航链接文字很长的</a></nav>
 <div class="list"><ul>
-<li><a href="/tzgg/2021/06/1001.html" title="关于开展2021年度安全生产检查工作的通知（全文）">关于开展2021年度安全生产检查工作的通知</a>
+<li><a href="/tzgg/2021/06/1001.html"
+ title="关于开展2021年度安全生产检查工作的通知（全文）">关于开展2021年度安全生产检查工作的通知</a>
 <span class="date">2021-06-07</span><p class="sum">摘要一</p></li>
 <li><a href="/tzgg/2021/06/1002.html">青岛市关于做好端午节期间有关工作的通知</a>
 <span class="date">2021-06-05</span><p class="sum">摘要二</p></li>
