@@ -71,6 +71,8 @@ _RELATED = re.compile(
 _CAPTION_MARK = re.compile(
     r"图片来源|圖片來源|图为|圖為|图：|圖：|图/|圖/|（图|\(图|（圖|\(圖|摄$|攝$|摄）|攝）"
 )
+_STRUCTURE = frozenset({"img", "br", "hr", "td", "th", "tr", "tbody", "thead", "col"})
+_SPACER = re.compile(r"space\.gif|spacer|blank\.gif|pixel\.gif|1x1\.", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[。！？!?；;]$")
 
 
@@ -192,9 +194,25 @@ def clean_body(body: Any, title: str) -> None:
             _drop(element)
         elif _remove_editor(element):
             _drop(element)
-    for ul in list(body.iter("ul", "ol")):
-        if ul.getparent() is not None and not _line(ul) and ul.find(".//img") is None:
-            _drop(ul)
+    # Widgets that are not paragraphs: a share bar of icon links, "【纠错】 责任编辑：X" spans.
+    dropped: set[Any] = set()
+    for element in list(body.iter()):
+        if element is body or not isinstance(element.tag, str) or element.tag in _STRUCTURE:
+            continue
+        if any(ancestor in dropped for ancestor in element.iterancestors()):
+            continue
+        if element.find(".//img") is not None and not _is_spacer_only(element):
+            continue
+        text = _line(element)
+        for pattern in (metadata.EDITOR_LINE, metadata.EDITOR_BRACKETED):
+            text = pattern.sub("", text)
+        if len(text) <= 160 and len(_NOISE_WORDS.sub("", text)) < 2:
+            dropped.add(element)
+            _drop(element)
+
+
+def _is_spacer_only(element: Any) -> bool:
+    return all(_SPACER.search(img.get("src") or "") for img in element.iter("img"))
 
 
 def _is_caption(text: str) -> bool:
