@@ -8,6 +8,7 @@ so the bytes, and the file, change only when an entry does.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
@@ -422,6 +423,39 @@ def all_spec(config: Config, index: Index) -> FeedSpec:
     )
 
 
+# What each written feed was rendered from, so an unchanged feed is not rendered again.
+SIGNATURES = ".rendered.json"
+# A change to the renderers must re-render every feed, even without a version bump.
+_RENDERER_CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def spec_signature(spec: FeedSpec, fmt: str, base_url: str, author: str,
+                   empty_updated: datetime) -> str:
+    """A hash of everything the rendered ``fmt`` file of ``spec`` depends on.
+
+    Rendering is a pure function of these inputs (the article fields are covered by their
+    ``content_hash``), so equal signatures mean equal bytes.
+    """
+    digest = hashlib.sha256(repr((
+        _RENDERER_CODE, __version__, fmt, base_url, author, empty_updated, spec.kind, spec.ident,
+        spec.title, spec.subtitle, spec.site_link, spec.language, spec.conversion,
+    )).encode())
+    for stored in spec.entries:
+        a = stored.article
+        digest.update(repr((stored.source_id, a.key, a.content_hash, a.first_seen, a.published,
+                            a.updated, a.fingerprint)).encode())
+    return digest.hexdigest()
+
+
+def read_signatures(out: Path) -> dict[str, str]:
+    """The signatures of the last publish; empty (render everything) when absent or unreadable."""
+    try:
+        data = json.loads((out / SIGNATURES).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 def publish_all(config: Config, store: Store, now: datetime | None = None) -> list[Path]:
     """Write every source and topic feed and the OPML list; return the files that changed."""
     now = now or now_utc()
@@ -441,13 +475,22 @@ def publish_all(config: Config, store: Store, now: datetime | None = None) -> li
     changed: list[Path] = []
     # Atom always; RSS 2.0 and JSON Feed beside it when configured, all from the same specs.
     formats = ("atom", *(f for f in config.output.formats if f != "atom"))
+    previous = read_signatures(out)
+    signatures: dict[str, str] = {}
     for spec in (*source_specs, *topic_specs):
         for fmt in formats:
-            path = out / spec.path_for(fmt)
+            relative = spec.path_for(fmt)
+            path = out / relative
+            signature = spec_signature(spec, fmt, config.output.base_url, config.output.author,
+                                       empty_updated)
+            signatures[relative] = signature
+            if previous.get(relative) == signature and path.is_file():
+                continue  # same inputs give the same bytes; rendering is publishing's main cost
             render = RENDERERS[fmt]
             data = render(spec, config.output.base_url, config.output.author, empty_updated)
             if write_atomic(path, data):
                 changed.append(path)
+    write_atomic(out / SIGNATURES, json.dumps(signatures, sort_keys=True, indent=0).encode())
     clean_stale(out / "sources", {out / s.path_for(f) for s in source_specs for f in formats})
     clean_stale(out / "topics", {out / s.path_for(f) for s in topic_specs for f in formats})
     if not config.output.all_feed:
