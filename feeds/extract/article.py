@@ -27,7 +27,7 @@ from trafilatura.htmlprocessing import convert_to_html
 
 from feeds.config import ArticleRules
 from feeds.extract import metadata
-from feeds.extract.chinese import clean_text, convert
+from feeds.extract.chinese import clean_text, convert, strip_flattened_pinyin
 from feeds.extract.dates import parse_zh_date
 from feeds.extract.images import finish_image, fix_lazy_images
 from feeds.model import Image, Person
@@ -83,6 +83,18 @@ def parse_html(html: str) -> lxml_html.HtmlElement:
         return lxml_html.document_fromstring(text or "<html></html>")
     except (etree.ParserError, ValueError):
         return lxml_html.document_fromstring("<html><body></body></html>")
+
+
+def strip_pinyin_in_tree(tree: lxml_html.HtmlElement) -> None:
+    """Remove flattened pinyin (``來(lái)源``) from every text node, so that labels such as
+    ``來源`` and ``責任編輯`` are matched and every field starts clean."""
+    for element in tree.iter():
+        for name in ("text", "tail"):
+            value = getattr(element, name, None)
+            if value and ("(" in value or "（" in value):
+                cleaned = strip_flattened_pinyin(value)
+                if cleaned != value:
+                    setattr(element, name, cleaned)
 
 
 def select(tree: lxml_html.HtmlElement, selector: str) -> list[Any]:
@@ -367,6 +379,7 @@ def extract_article(
                 if not isinstance(element, str):
                     _drop(element)
     fix_lazy_images(tree)
+    strip_pinyin_in_tree(tree)
 
     meta = metadata.read_meta(tree)
     # Scripts and styles are read (JSON-LD) and done with; their text must not score as prose.

@@ -17,7 +17,9 @@ from typing import Any
 
 from lxml import html as lxml_html
 
+from feeds.extract.chinese import clean_text
 from feeds.extract.dates import parse_zh_date
+from feeds.sanitize import one_line
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +158,8 @@ def read_meta(tree: lxml_html.HtmlElement) -> Meta:
         meta.json_ld.extend(_ld_objects(data))
     title = tree.find(".//title")
     if title is not None:
-        meta.title_tag = " ".join(title.text_content().split())
+        # <title> is raw text: markup such as <ruby> written into it arrives as text.
+        meta.title_tag = clean_text(one_line(title.text_content()))
     meta.language = tree.get("lang") or meta.get("content-language", "og:locale")
     return meta
 
