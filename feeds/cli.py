@@ -390,14 +390,15 @@ def import_opml_command(config_path: Path, opml_file: Path, dry_run: bool) -> No
         sys.exit(EXIT_CONFIG)
     verb = "would add" if dry_run else "added"
     for item in report.added:
-        console.print(f"{verb} {item.id}: {item.url}", highlight=False, markup=False)
+        console.print(f"{verb} {item.id}: {item.url}", highlight=False, markup=False,
+                      soft_wrap=True)
     for skipped in (*report.duplicates, *report.invalid):
         console.print(f"skipped {skipped.url}: {skipped.reason}", highlight=False,
-                      markup=False)
+                      markup=False, soft_wrap=True)
     console.print(
         f"{len(report.added)} {verb}, {len(report.duplicates)} duplicate(s) skipped, "
         f"{len(report.invalid)} invalid skipped" + ("" if dry_run else f"; {config_path}"),
-        highlight=False, markup=False,
+        highlight=False, markup=False, soft_wrap=True,
     )
 
 

@@ -100,12 +100,14 @@ def _folder(feed: Any) -> str | None:
 
 
 def plan_import(
-    opml_text: str, existing: Iterable[tuple[str, str]], taken_ids: Iterable[str]
+    opml: bytes | str, existing: Iterable[tuple[str, str]], taken_ids: Iterable[str]
 ) -> ImportReport:
-    """What importing ``opml_text`` adds and skips, given the configured (id, url) pairs."""
-    parsed = listparser.parse(opml_text)
-    if parsed.get("bozo") and not parsed.get("feeds"):
-        raise ValueError(f"not an OPML subscription list: {parsed.get('bozo_exception')}")
+    """What importing ``opml`` adds and skips, given the configured (id, url) pairs."""
+    # Bytes, always: listparser fetches a str that looks like a URL.
+    parsed = listparser.parse(opml.encode("utf-8") if isinstance(opml, str) else opml)
+    if not parsed.get("feeds") and (parsed.get("bozo") or not parsed.get("version")):
+        why = parsed.get("bozo_exception") or "no <opml> subscription list found"
+        raise ValueError(f"not an OPML subscription list: {why}")
     known = {normalize_url(url): ident for ident, url in existing}
     taken = set(taken_ids)
     added: list[Imported] = []
@@ -202,10 +204,9 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> Im
     import; the file is then left as it was.
     """
     config = load_config(config_path)
-    opml_text = opml_path.read_bytes().decode("utf-8", errors="replace")
     existing = [(s.id, s.location) for s in config.sources
                 if s.location.startswith(("http://", "https://"))]
-    report = plan_import(opml_text, existing, [s.id for s in config.sources])
+    report = plan_import(opml_path.read_bytes(), existing, [s.id for s in config.sources])
     if not report.added or dry_run:
         return report
     text = config_path.read_text(encoding="utf-8")
