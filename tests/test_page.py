@@ -134,9 +134,6 @@ def test_seed_site_without_rules_gives_the_seed_article(tmp_path: Path, site: Lo
         assert not PINYIN.search(text), article.key
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "feeds/extract/article.py does not yet read the date, `來(lái)源` and `[責(zé)任編輯:…]` lines "
-    "through the seed page's flattened pinyin; remove this marker once it does"))
 def test_seed_article_contributor_and_source(tmp_path: Path, site: LocalServer) -> None:
     """The seed's editor becomes a contributor and its 來源 line the source name."""
     url = site.url("/taiwan-cn/index.html")
