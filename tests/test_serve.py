@@ -5,12 +5,17 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from feedsite import example_config, publish_example
+import requests
+from feedsite import example_config, free_port, publish_example
 
 from feeds import metrics
 from feeds.config import Config
@@ -256,3 +261,37 @@ def test_second_server_on_a_busy_port_fails_clearly(site: tuple[Config, ServerHa
     config, handle = site
     with pytest.raises(OSError, match="could not serve"):
         start_server(config, "127.0.0.1", handle.port, timeout=5)
+
+
+def test_run_serve_serves_while_the_service_runs(tmp_path: Path) -> None:
+    """`feeds run --serve` answers HTTP while the scheduler runs and stops with it on SIGTERM."""
+    config_path = example_config(tmp_path)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feeds", "-c", str(config_path), "run", "--serve",
+         "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        health = None
+        while health is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert health is not None, process.stderr.read().decode() if process.stderr else ""
+        assert health.headers["content-type"].startswith("application/json")
+        assert "failing" in health.json()
+        metrics_text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "feeds_source_up" in metrics_text
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
