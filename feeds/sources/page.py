@@ -39,6 +39,7 @@ from feeds.encoding import decode_html
 from feeds.errors import FetchError, ParseError, SourceError
 from feeds.extract.article import Extracted, extract_article
 from feeds.extract.chinese import clean_text, convert
+from feeds.extract.metadata import read_meta
 from feeds.fetch import Fetcher, Response
 from feeds.model import Article
 from feeds.sanitize import one_line, shorten
@@ -718,15 +719,19 @@ def _without_feed_links(html: str) -> str:
 # -- articles --------------------------------------------------------------------------------
 
 
-def article_from(item: Item, extracted: Extracted, source: Source) -> Article:
-    """The Article of one item: the page's fields first, the listing's as fallback."""
+def article_from(item: Item, extracted: Extracted, source: Source, url: str | None = None
+                 ) -> Article:
+    """The Article of one item: the page's fields first, the listing's as fallback.
+
+    ``url`` is the public address of an item read from a local copy.
+    """
     conversion = source.convert
     title = extracted.title or convert(clean_text(one_line(item.title)), conversion) or item.url
     listing_summary = convert(clean_text(item.summary), conversion) if item.summary else ""
     summary = extracted.summary or listing_summary or shorten(extracted.text, SUMMARY_CHARS)
     return Article(
         key=item.key[:2000],
-        url=item.url,
+        url=url or item.url,
         canonical_url=extracted.canonical_url or item.key,
         title=title[:1000],
         summary=summary or None,
@@ -741,14 +746,31 @@ def article_from(item: Item, extracted: Extracted, source: Source) -> Article:
     )
 
 
+def public_address(html: str) -> str | None:
+    """The http(s) canonical URL a page declares, if any."""
+    try:
+        tree = lxml.html.fromstring(html.encode("utf-8"))
+    except (lxml.etree.ParserError, ValueError):
+        return None
+    canonical = read_meta(tree).canonical
+    if canonical and canonical.startswith(("http://", "https://")):
+        return canonical
+    return None
+
+
 def fetch_article(source: Source, config: Config, fetcher: Fetcher, item: Item, now: datetime,
                   allow_file: bool) -> Article:
     """Fetch and extract one item's article page. Raises SourceError if it cannot be used."""
     response = _fetch_linked(source, config, fetcher, item.url, allow_file)
     html, _codec = decode_html(response.body, response.content_type)
+    base = response.url
+    if not base.startswith(("http://", "https://")):
+        # A saved copy of a page: its links, images and entry link resolve against the
+        # public address it declares, not against a path only this machine can open.
+        base = public_address(html) or base
     try:
         extracted = extract_article(
-            html, response.url, timezone=config.timezone(source), rules=source.article, now=now,
+            html, base, timezone=config.timezone(source), rules=source.article, now=now,
             image_proxy=source.image_proxy, conversion=source.convert,
         )
     except SourceError:
@@ -756,7 +778,7 @@ def fetch_article(source: Source, config: Config, fetcher: Fetcher, item: Item, 
     except Exception as e:  # extraction bugs must cost one item, not the source
         log.exception("%s: extracting %s failed", source.id, item.url)
         raise ParseError(source.id, item.url, f"extraction failed: {e!r}") from e
-    return article_from(item, extracted, source)
+    return article_from(item, extracted, source, base if base != response.url else None)
 
 
 def _new_only(source: Source, store: Store | None, keys: Sequence[str]) -> set[str]:
