@@ -314,7 +314,7 @@ def test_formats_follow_the_config(tmp_path: Path) -> None:
     config = publish_example(example_config(tmp_path, formats=("atom", "rss")))
     out = config.output_dir
     assert (out / "sources" / "qingdao-news.rss").exists()
-    assert not list(out.rglob("*.json"))
+    assert not list(out.glob("*/*.json"))
     path = tmp_path / "config" / "feeds.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     del data["output"]["formats"]
@@ -326,7 +326,7 @@ def test_formats_follow_the_config(tmp_path: Path) -> None:
         publish_all(atom_only, store, NOW)
     finally:
         store.close()
-    assert not list(out.rglob("*.rss"))
+    assert not list(out.glob("*/*.rss"))
     assert (out / "sources" / "qingdao-news.atom").exists()
 
 
