@@ -72,7 +72,9 @@ TEMPLATE = """<!DOCTYPE html>
 <link rel="icon" href="data:,">
 {% for row in rows %}{% for link in row.links %}<link rel="alternate" type="{{ link.media_type }}" \
 title="{{ row.title }} ({{ link.label }})" href="{{ link.href }}">
-{% endfor %}{% endfor %}<style>
+{% endfor %}{% endfor %}{% if health_feed %}<link rel="alternate" type="application/atom+xml" \
+title="{{ title }}: source health (Atom)" href="{{ health_feed }}">
+{% endif %}<style>
 :root { color-scheme: light dark; --muted: #666; --bad: #b00020; --ok: #1b7a3a; }
 body { font: 16px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 48rem;
        padding: 0 1rem 2rem; overflow-wrap: anywhere; }
@@ -92,12 +94,14 @@ h3 { font-size: 1.05rem; margin: 0 0 .25rem; }
 <header>
 <h1>{{ title }}</h1>
 <p>{{ rows | length }} feeds. <a href="feeds.opml" type="text/x-opml" download>Download all \
-as OPML</a> to import them into a feed reader.</p>
+as OPML</a> to import them into a feed reader.{% if health_feed %}
+Sources that break or recover are announced in the <a href="{{ health_feed }}" \
+type="application/atom+xml">health feed</a>.{% endif %}</p>
 </header>
 {% for heading, group in groups %}{% if group %}
 <section>
 <h2>{{ heading }}</h2>
-{% for row in group %}<article class="feed" id="{{ row.kind }}-{{ row.ident }}">
+{% for row in group %}<article class="feed" id="{{ row.kind or 'feed' }}-{{ row.ident }}">
 <h3>{{ row.title }}</h3>
 {% if row.description %}<p class="desc">{{ row.description }}</p>
 {% endif %}<p class="meta">Updated {% if row.updated %}<time datetime="{{ row.updated.isoformat() \
@@ -184,6 +188,8 @@ def render_index(
         # The page's own words are English; feed titles may be in any language.
         language="en",
         rows=rows,
+        # Written by the scheduler (feeds.scheduler.HEALTH_FILE) once it runs.
+        health_feed="health.atom" if (config.output_dir / "health.atom").is_file() else None,
         groups=[("Topics", topics), ("Sources", sources)],
     )
     return html.encode("utf-8")

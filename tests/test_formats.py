@@ -403,3 +403,20 @@ def test_index_rewritten_only_when_something_changed(tmp_path: Path) -> None:
     finally:
         store.close()
     assert changed == []
+
+
+def test_index_links_the_health_feed_once_it_exists(tmp_path: Path) -> None:
+    """When the scheduler has written health.atom, the index links it and advertises it."""
+    config = publish_example(example_config(tmp_path))
+    _, doc = _index(config)
+    assert not doc.xpath("//a[@href='health.atom']")
+    (config.output_dir / "health.atom").write_text("<feed/>", encoding="utf-8")
+    store = Store.open(config.store_path)
+    try:
+        changed = publish_all(config, store, NOW)
+    finally:
+        store.close()
+    assert changed == [config.output_dir / "index.html"]
+    _, doc = _index(config)
+    assert doc.xpath("//a[@href='health.atom']")
+    assert doc.xpath("//head/link[@rel='alternate'][@href='health.atom']")
