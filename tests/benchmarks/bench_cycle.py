@@ -106,8 +106,8 @@ def sql_count(db: Path, table: str) -> int:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
-def feeds_config(directory: Path, urls: list[str]) -> Path:
-    """A config with every URL as a source and 20 topics (one per generated subject)."""
+def feeds_config(directory: Path, urls: list[str], topics: int = 20) -> Path:
+    """A config with every URL as a source and ``topics`` topics (one per generated subject)."""
     from feedgen_data import SUBJECTS
 
     lines = [
@@ -118,8 +118,8 @@ def feeds_config(directory: Path, urls: list[str]) -> Path:
         "sources:",
     ]
     lines += [f"  - {{id: s{n:05d}, url: {json.dumps(url)}}}" for n, url in enumerate(urls)]
-    lines.append("topics:")
-    for n, (english, hanzi) in enumerate(SUBJECTS):
+    lines.append("topics:" if topics else "topics: []")
+    for n, (english, hanzi) in enumerate(SUBJECTS[:topics]):
         lines.append(f"  - {{id: t{n:02d}, title: {json.dumps(english)}, "
                      f"any: [{json.dumps(english)}, {json.dumps(hanzi)}]}}")
     path = directory / "bench.yaml"
@@ -170,7 +170,7 @@ def run_scale(n: int, args: argparse.Namespace, port: int, work: Path, log: Path
     if not args.skip_feeds:
         fdir = here / "feeds"
         fdir.mkdir(parents=True)
-        config = feeds_config(fdir, urls)
+        config = feeds_config(fdir, urls, args.topics)
         cmd = [args.python, "-m", "feeds", "-c", str(config), "run", "--once",
                "--workers", str(args.workers)]
         if args.profile:
@@ -252,6 +252,8 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=1000, help="sources in the main run")
     parser.add_argument("--entries", type=int, default=50, help="entries per feed")
     parser.add_argument("--workers", type=int, default=4, help="worker count for both tools")
+    parser.add_argument("--topics", type=int, default=20, choices=range(21), metavar="0-20",
+                        help="topic feeds feeds publishes (0 shows the cost of topics)")
     parser.add_argument("--scale", default="", help="extra source counts, e.g. 100,1000,5000")
     parser.add_argument("--python", default=sys.executable, help="interpreter with feeds")
     parser.add_argument("--reader-python",
