@@ -234,14 +234,18 @@ def extras(args: argparse.Namespace, log: Path) -> list[str]:
     bench_topics = HERE / "bench_topics.py"
     commands = [cmd] if cmd else []
     if bench_topics.exists():
-        commands.append([args.python, str(bench_topics)])
+        commands.append([args.python, str(bench_topics), *args.topics_bench.split()])
     else:
         out.append("topics: skipped (tests/benchmarks/bench_topics.py is absent)")
     for command in commands:
-        with log.open("ab") as err:
-            done = subprocess.run(command, stdout=subprocess.PIPE, stderr=err, cwd=ROOT,
-                                  text=True)
         name = Path(command[1]).name
+        with log.open("ab") as err:
+            try:
+                done = subprocess.run(command, stdout=subprocess.PIPE, stderr=err, cwd=ROOT,
+                                      text=True, timeout=args.extras_timeout)
+            except subprocess.TimeoutExpired:
+                out.append(f"{name}: stopped after {args.extras_timeout} s")
+                continue
         out.append(done.stdout.strip() if done.returncode == 0 else
                    f"{name}: failed with exit code {done.returncode}; see {log}")
     return out
@@ -264,6 +268,9 @@ def main() -> None:
     parser.add_argument("--skip-extras", action="store_true", help="no extraction/topics")
     parser.add_argument("--profile", action="store_true",
                         help="run feeds under pyinstrument; profiles are kept in the work dir")
+    parser.add_argument("--topics-bench", default="--articles 20000 --topics 20",
+                        help="arguments for bench_topics.py (its own default is 100,000 x 200)")
+    parser.add_argument("--extras-timeout", type=float, default=600.0)
     parser.add_argument("--json", type=Path, help="also write the runs as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--reader-child", nargs=4, help=argparse.SUPPRESS)
