@@ -70,6 +70,11 @@ SHINGLE = 6
 DUPLICATE_CONTAINMENT = 0.75
 # Copies of one story appear within days of each other; weekly notices with one template don't.
 DEDUP_WINDOW = timedelta(days=7)
+# Candidate pairs must share this many sketch hashes: a containment of 0.75 gives about 24
+# even for a text a quarter the size of the other (tests/test_dedup.py checks the labeled set).
+MIN_SHARED = 10
+# A sketch hash held by more stories than this is boilerplate and not followed.
+MAX_HOLDERS = 8
 # Texts shorter than this (in folded characters) are compared only by URL: too little to judge.
 MIN_DEDUP_CHARS = 40
 
@@ -187,8 +192,9 @@ class Sketch:
         """Estimated Jaccard similarity (Broder's bottom-k estimator)."""
         if not self.hashes or not other.hashes:
             return 0.0
-        union = heapq.nsmallest(SKETCH_K, self.hashes | other.hashes)
-        both = sum(1 for h in union if h in self.hashes and h in other.hashes)
+        union = sorted(self.hashes | other.hashes)[:SKETCH_K]
+        cutoff = union[-1]
+        both = sum(1 for h in self.hashes & other.hashes if h <= cutoff)
         return both / len(union)
 
     def containment(self, other: Sketch) -> float:
@@ -201,6 +207,13 @@ class Sketch:
 
 
 def same_story(a: Sketch, b: Sketch) -> bool:
+    shared = len(a.hashes & b.hashes)
+    if not shared:
+        return False
+    # An upper bound first (every shared hash counted), to skip the sort for most pairs.
+    j = shared / min(SKETCH_K, len(a.hashes) + len(b.hashes) - shared)
+    if j * (a.size + b.size) / ((1 + j) * min(a.size, b.size)) < DUPLICATE_CONTAINMENT:
+        return False
     return a.containment(b) >= DUPLICATE_CONTAINMENT
 
 
@@ -472,16 +485,26 @@ def update_matches(store: Store, rules: Sequence[Rule]) -> dict[str, int]:
         redone: dict[str, list[int]] = {h: [] for h in todo if done[h] > 0}
         todo_set = set(todo)
         uniform = all(done[h] == low for h in todo)
+        rows_seen = 0
         for row in conn.execute(query):
-            only = todo_set if uniform else {h for h in todo if done[h] < row.seq}
-            for h in only:
-                evaluated[h] += 1
-                if h in redone:
-                    redone[h].append(row.article_id)
+            rows_seen += 1
+            if uniform:
+                only = todo_set
+                for ids in redone.values():
+                    ids.append(row.article_id)
+            else:
+                only = {h for h in todo if done[h] < row.seq}
+                for h in only:
+                    evaluated[h] += 1
+                    if h in redone:
+                        redone[h].append(row.article_id)
             fields = json.loads(row.folded)
             for h in ruleset.evaluate(row.source_id, row.language, fields, only):
                 inserts.append({"rules_hash": h, "article_id": row.article_id,
                                 "sort_ts": row.sort_ts, "source_id": row.source_id})
+        if uniform:
+            for h in todo:
+                evaluated[h] = rows_seen
         for h, ids in redone.items():
             for start in range(0, len(ids), 500):
                 conn.execute(sa.delete(topic_matches).where(
@@ -530,7 +553,7 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
     """
     stories: list[Story] = []
     by_url: dict[str, Story] = {}
-    by_hash: dict[int, list[Story]] = {}
+    by_hash: dict[int, list[int]] = {}
     extra = 0
     for cand in candidates:
         full = len(stories) >= limit
@@ -542,17 +565,24 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
         if story is None and cand.sketch.hashes:
             shared: dict[int, int] = {}
             for h in cand.sketch.hashes:
-                for s in by_hash.get(h, ()):
-                    shared[id(s)] = shared.get(id(s), 0) + 1
-            close = {id(s): s for h in cand.sketch.hashes for s in by_hash.get(h, ())}
-            # Only stories sharing a few sketch hashes can reach the threshold; check those.
-            for sid, count in sorted(shared.items(), key=lambda kv: -kv[1]):
-                if count < 4:
+                holders = by_hash.get(h, ())
+                # A shingle in many stories is boilerplate ("责任编辑"): it tells nothing,
+                # and following it would compare every pair.
+                if len(holders) > MAX_HOLDERS:
+                    continue
+                for n in holders:
+                    shared[n] = shared.get(n, 0) + 1
+            # Only stories sharing enough sketch hashes can reach the threshold; check those.
+            for n, count in sorted(shared.items(), key=lambda kv: -kv[1]):
+                if count < MIN_SHARED:
                     break
-                s = close[sid]
+                s = stories[n]
                 if abs(s.newest - cand.sort_ts) > DEDUP_WINDOW.total_seconds():
                     continue
-                if any(same_story(m.sketch, cand.sketch) for m in s.members):
+                # The first and the last copies met stand for the story: comparing with every
+                # copy of a much-syndicated story would cost more and find nothing new.
+                if any(same_story(m.sketch, cand.sketch) for m in {id(m): m for m in (
+                        s.members[0], s.members[-1])}.values()):
                     story = s
                     break
         if story is None:
@@ -560,11 +590,16 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
                 continue
             story = Story()
             stories.append(story)
+            number = len(stories) - 1
+        else:
+            number = stories.index(story)
         story.members.append(cand)
         if cand.url_key:
             by_url.setdefault(cand.url_key, story)
         for h in cand.sketch.hashes:
-            by_hash.setdefault(h, []).append(story)
+            holders = by_hash.setdefault(h, [])
+            if not holders or holders[-1] != number:
+                holders.append(number)
     return stories
 
 
@@ -628,6 +663,10 @@ def _candidates(conn: Connection, query: Any) -> Iterator[Candidate]:
                         row.url_key, sketch)
 
 
+# Feed entries computed in this process, by everything they depend on (see Index._entries).
+_ENTRIES: dict[tuple[Any, ...], list[Stored]] = {}
+
+
 class Index:
     """Topic and filter results over one store, for one configuration.
 
@@ -647,11 +686,15 @@ class Index:
         }
         self.topic_rules = {t.id: Rule.of_topic(t) for t in config.topics}
         self.names = {s.id: s.title or s.id for s in config.sources}
+        self.seq = 0  # the index sequence number the results are up to, once updated
 
     def update(self) -> dict[str, int]:
         """Index new articles and evaluate every rule over what it has not seen yet."""
         refresh_index(self.store)
-        return update_matches(self.store, [*self.filters.values(), *self.topic_rules.values()])
+        counts = update_matches(self.store, [*self.filters.values(), *self.topic_rules.values()])
+        with self.store.engine.connect() as conn:
+            self.seq = conn.execute(sa.select(sa.func.max(article_index.c.seq))).scalar() or 0
+        return counts
 
     def _query(self, rules_hash: str | None, source_ids: Sequence[str], since: float | None
                ) -> Any:
@@ -686,6 +729,20 @@ class Index:
         return out
 
     def _entries(self, rules_hash: str | None, source_ids: Sequence[str], limit: int,
+                 since: float | None, dedup_on: bool, prefer: Sequence[str]) -> list[Stored]:
+        # Nothing new indexed since the last cycle of this process: the same entries.
+        key = (self.store.location, self.seq, rules_hash, tuple(source_ids), limit, since,
+               dedup_on, tuple(prefer), tuple(sorted(r.hash for r in self.filters.values())),
+               tuple(self.names.items()))
+        if self.seq and key in _ENTRIES:
+            return _ENTRIES[key]
+        if len(_ENTRIES) > 2000:
+            _ENTRIES.clear()
+        _ENTRIES[key] = entries = self._compute(rules_hash, source_ids, limit, since, dedup_on,
+                                                prefer)
+        return entries
+
+    def _compute(self, rules_hash: str | None, source_ids: Sequence[str], limit: int,
                  since: float | None, dedup_on: bool, prefer: Sequence[str]) -> list[Stored]:
         with self.store.engine.connect() as conn:
             passing = self._passing(conn)
