@@ -20,10 +20,9 @@ from rich.table import Table
 
 from feeds import __version__
 from feeds.config import DEFAULT_CONFIG, Config, load_config
-from feeds.errors import ConfigError, StoreError
+from feeds.errors import ConfigError, LockedError, StoreError
 from feeds.fetch import Fetcher
-from feeds.poll import PollResult, run_cycle
-from feeds.publish import publish_all
+from feeds.poll import PollResult
 from feeds.store import Store
 
 if TYPE_CHECKING:
@@ -128,28 +127,32 @@ def run(config_path: Path, once: bool, workers: int | None, serve_too: bool, hos
             if handle is not None:
                 handle.stop()
         sys.exit(code)
-    store = _open_store(config)
-    fetcher = make_fetcher(config)
-    now = datetime.now(UTC)
+    from feeds.scheduler import Service, service_lock
+
     enabled = [s for s in config.sources if s.enabled]
     try:
-        with Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(),
-            MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True,
-            disable=not err_console.is_terminal,
-        ) as progress:
-            task = progress.add_task("polling", total=len(enabled))
-            results = run_cycle(
-                config, store, fetcher, now, workers=workers or config.defaults.workers,
-                on_result=lambda r: progress.advance(task),
-            )
-        changed = publish_all(config, store, now)
+        with service_lock(config):
+            try:
+                service = Service(config_path, config, workers=workers)
+            except StoreError as e:
+                err_console.print(f"[bold red]store error:[/] {e}", highlight=False)
+                sys.exit(EXIT_STORE)
+            try:
+                with Progress(
+                    TextColumn("[progress.description]{task.description}"), BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
+                    transient=True, disable=not err_console.is_terminal,
+                ) as progress:
+                    task = progress.add_task("polling", total=len(enabled))
+                    results, changed = service.run_once(lambda r: progress.advance(task))
+            finally:
+                service.close()
+    except LockedError as e:
+        err_console.print(f"[bold red]locked:[/] {e}", highlight=False)
+        sys.exit(EXIT_STORE)
     except OSError as e:
         err_console.print(f"[bold red]cannot write output:[/] {e}", highlight=False)
         sys.exit(EXIT_STORE)
-    finally:
-        fetcher.close()
-        store.close()
     _summary(results, changed)
     if any(r.failed for r in results):
         sys.exit(EXIT_SOURCES_FAILED)

@@ -16,13 +16,14 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 if TYPE_CHECKING:
     from feeds.config import Config
+    from feeds.poll import PollResult
     from feeds.store import Store
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -52,20 +53,7 @@ CYCLE_SECONDS = Histogram(
 )
 
 
-class PollOutcome(Protocol):
-    """What :func:`record_poll` reads (feeds.poll.PollResult has it)."""
-
-    source_id: str
-    status: str
-    new: int
-    updated: int
-    duration: float
-
-    @property
-    def failed(self) -> bool: ...
-
-
-def record_poll(result: PollOutcome) -> None:
+def record_poll(result: PollResult) -> None:
     """Count one poll: its outcome, new and changed entries, and how long it took."""
     POLLS.labels(result.source_id, result.status).inc()
     if result.failed:

@@ -44,11 +44,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
+from feeds import metrics
 from feeds.config import Config, Source, load_config
 from feeds.errors import ConfigError, LockedError, StoreError
 from feeds.fetch import FetchCancelled, Fetcher, HostLimiter
 from feeds.model import Article
-from feeds.poll import PollResult, draw_jitter, poll_source, source_due_after
+from feeds.poll import PollResult, draw_jitter, poll_source, run_cycle, source_due_after
 from feeds.publish import FeedSpec, publish_all, render_atom, write_atomic
 from feeds.store import HealthEvent, SourceState, Store, Stored
 
@@ -210,8 +211,11 @@ def service_lock(config: Config) -> Iterator[None]:
                     f"(lock file {path}); stop it first, or give this one its own store and "
                     "output directory"
                 ) from e
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            if path.parent != config.output_dir:
+                # The pid helps the message above; the output lock stays untouched so a
+                # cycle that changes nothing changes no mtime in the output directory.
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         for fd in fds:
@@ -353,6 +357,7 @@ class Service:
             self._reschedule(source_id, now + config.interval(source))
             return
         self.polls += 1
+        metrics.record_poll(result)
         note = f" ({result.error})" if result.error else ""
         if result.moved_to:
             note += f" (moved to {result.moved_to}; update the config)"
@@ -366,6 +371,35 @@ class Service:
             self._dirty = True
         if result.next_due is not None:
             self._reschedule(source_id, result.next_due)
+
+    def run_once(self, on_result: Callable[[PollResult], None] | None = None
+                 ) -> tuple[list[PollResult], list[Path]]:
+        """One cycle over every enabled source, then publish (``feeds run --once``).
+
+        The same politeness, health events and metrics as the service, so a cron job running
+        ``--once`` behaves like the service it replaces.
+        """
+        now = self.clock()
+        before = self.store.states()
+
+        def record(result: PollResult) -> None:
+            event = health_event(before.get(result.source_id) or SourceState(result.source_id),
+                                 result, now)
+            if event is not None:
+                self.store.add_health_event(event)
+            metrics.record_poll(result)
+            if on_result is not None:
+                on_result(result)
+
+        started = time.monotonic()
+        results = run_cycle(self.config, self.store, self.fetcher, now, workers=self.workers,
+                            on_result=record)
+        metrics.record_cycle(time.monotonic() - started)
+        return results, self.publish()
+
+    def close(self) -> None:
+        self.fetcher.close()
+        self.store.close()
 
     def _reschedule(self, source_id: str, due: datetime) -> None:
         with self._lock:
@@ -391,12 +425,12 @@ class Service:
     def publish(self) -> list[Path]:
         """Rewrite the feeds (only files whose bytes changed) and health.atom."""
         config = self.config
-        changed = publish_all(config, self.store, self.clock())
+        # health.atom first: index.html (written by publish_all) links it once it exists.
         spec = health_spec(config, self.store.health_events(HEALTH_ENTRIES))
         data = render_atom(spec, config.output.base_url, config.output.author, self.store.created)
         health = config.output_dir / HEALTH_FILE
-        if write_atomic(health, data):
-            changed.append(health)
+        changed = [health] if write_atomic(health, data) else []
+        changed += publish_all(config, self.store, self.clock())
         if changed:
             log.info("published %d changed file(s)", len(changed))
         return changed
