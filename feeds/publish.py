@@ -91,6 +91,31 @@ class FeedSpec:
         return f"{self.kind}/{name}" if self.kind else name
 
 
+# Text that a reader (and the W3C validator: ContainsUndeclaredHTML) would take for markup.
+_LOOKS_LIKE_MARKUP = re.compile(r"<[A-Za-z/!?]|&[A-Za-z]+;|&#")
+
+
+def _declare_text(parent: Any, names: tuple[str, ...]) -> None:
+    """Make text constructs that look like markup ``type="html"``, escaped, so that readers
+    show the characters instead of interpreting them (RFC 4287 §3.1.1)."""
+    for element in parent:
+        if (
+            etree.QName(element).localname in names
+            and element.get("type", "text") == "text"
+            and element.text
+            and _LOOKS_LIKE_MARKUP.search(element.text)
+        ):
+            element.set("type", "html")
+            element.text = html.escape(element.text, quote=False)
+
+
+class _Feed(FeedGenerator):  # type: ignore[misc]
+    def _create_atom(self, extensions: bool = True) -> Any:
+        feed, document = super()._create_atom(extensions)
+        _declare_text(feed, ("title", "subtitle"))
+        return feed, document
+
+
 class _Entry(FeedEntry):  # type: ignore[misc]
     """feedgen 1.0 drops rel/type/length from entry links in Atom (feedgen #135, #143);
     without them an enclosure turns into a second alternate link (DuplicateAtomLink)."""
@@ -103,6 +128,7 @@ class _Entry(FeedEntry):  # type: ignore[misc]
             for name in ("rel", "type", "length", "hreflang", "title"):
                 if link.get(name) not in (None, ""):
                     element.set(name, str(link[name]))
+        _declare_text(entry, ("title", "summary"))
         return entry
 
 
@@ -167,7 +193,7 @@ def _add_entry(fg: FeedGenerator, stored: Stored, conversion: str | None) -> Non
 
 def render_atom(spec: FeedSpec, base_url: str, author: str, empty_updated: datetime) -> bytes:
     """The Atom document for ``spec``: same entries in, same bytes out."""
-    fg = FeedGenerator()
+    fg = _Feed()
     c = spec.conversion
     fg.id(feed_id(spec.kind, spec.ident))
     fg.title(xml_safe(convert(spec.title, c)) or spec.ident)

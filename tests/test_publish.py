@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -180,6 +181,26 @@ def test_control_characters_are_dropped() -> None:
     data = render_atom(spec, BASE, "Tester", T0)
     assert_valid_atom(data)
     assert parse(data).findtext(f"{A}entry/{A}title") == "bad title"
+
+
+def test_markup_like_titles_are_declared_html_and_shown_as_text() -> None:
+    """A title containing `<b>` or `<script>` becomes escaped type="html" (no
+    ContainsUndeclaredHTML warning), and a reader shows the characters, not markup."""
+    hostile = "<script>alert(1)</script> Use <b> & tags"
+    spec = spec_of(art("a", hostile, T0, summary="A <i>quoted</i> tag", content_html="<p>ok</p>"))
+    spec = FeedSpec(kind="sources", ident="alpha", title="Alpha <em>news</em>",
+                    entries=spec.entries)
+    data = render_atom(spec, BASE, "Tester", T0)
+    assert_valid_atom(data)
+    root = parse(data)
+    for path, shown in ((f"{A}title", "Alpha <em>news</em>"),
+                        (f"{A}entry/{A}title", hostile),
+                        (f"{A}entry/{A}summary", "A <i>quoted</i> tag")):
+        element = root.find(path)
+        assert element is not None and element.get("type") == "html"
+        assert html.unescape(element.text or "") == shown
+    plain = render_atom(spec_of(art("b", "Plain title", T0)), BASE, "Tester", T0)
+    assert parse(plain).find(f"{A}entry/{A}title").get("type") is None  # type: ignore[union-attr]
 
 
 def test_entry_without_text_gets_summary() -> None:
