@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import ahocorasick  # type: ignore[import-not-found, unused-ignore]
+import ahocorasick
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
