@@ -89,6 +89,32 @@ def _try(body: bytes, codec: str | None) -> str | None:
         return None
 
 
+# The most frequent characters of Chinese news text, in both scripts. Both GB18030 and Big5
+# decode most byte strings without error, but only the right one yields common characters.
+_COMMON_HAN = frozenset(
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能"
+    "下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量"
+    "都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各"
+    "重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代"
+    "想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接"
+    "這為們國時來對會發動過說產種後實體當點從業還現經進裡於個關開應與問題東門車見長書網區臺灣報"
+    "記責編輯據稱導應屆縣場將們聯號"
+)
+
+
+def _likelier_chinese(body: bytes) -> tuple[str, str] | None:
+    """GB18030 or Big5-HKSCS, whichever decodes cleanly into more common characters."""
+    best: tuple[int, str, str] | None = None
+    for codec in ("gb18030", "big5hkscs"):
+        text = _try(body, codec)
+        if text is None:
+            continue
+        score = sum(1 for ch in text if ch in _COMMON_HAN)
+        if score and (best is None or score > best[0]):
+            best = (score, text, codec)
+    return (best[1], best[2]) if best else None
+
+
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
     """Decode an HTML page; returns (text, codec used).
 
@@ -98,6 +124,11 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     bom = bom_charset(body)
     if bom:
         return body.decode(bom, errors="replace").lstrip("\ufeff"), bom
+    if not body.isascii() and _try(body, "utf-8") is not None:
+        # Non-ASCII text that is valid UTF-8 is UTF-8, whatever the label says: legacy
+        # encodings almost never form valid UTF-8 sequences, while GB18030 accepts almost
+        # any byte pair, so a UTF-8 page labelled gbk would otherwise become mojibake.
+        return body.decode("utf-8"), "utf-8"
     for declared in (charset_from_content_type(content_type), meta_charset(body)):
         codec = normalize_charset(declared)
         text = _try(body, codec)
@@ -106,6 +137,9 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     text = _try(body, "utf-8")
     if text is not None:
         return text, "utf-8"
+    chinese = _likelier_chinese(body)
+    if chinese is not None:
+        return chinese
     best = from_bytes(body[:200_000]).best()
     codec = normalize_charset(best.encoding if best else None) or "gb18030"
     return body.decode(codec, errors="replace"), codec

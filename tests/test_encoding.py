@@ -66,6 +66,26 @@ def test_declared_charset_that_fails_is_not_trusted() -> None:
     assert codec == "gb18030"
 
 
+def test_utf8_page_labelled_gbk_is_not_mojibake() -> None:
+    """A UTF-8 page whose header and meta both say gbk still decodes as UTF-8 (GB18030
+    would accept most of those bytes and turn the text into mojibake)."""
+    body = '<meta charset="gbk"><p>青岛市召开会议，臺灣網報道。</p>'.encode()
+    text, codec = decode_html(body, "text/html; charset=gbk")
+    assert "青岛市召开会议，臺灣網報道。" in text and codec == "utf-8"
+
+
+@pytest.mark.parametrize("codec", ["gbk", "big5"])
+@pytest.mark.parametrize("words", ["這是一個測試", "臺灣網 新聞", "青岛新闻"])
+def test_short_unlabelled_chinese_picks_the_right_legacy_codec(words: str, codec: str) -> None:
+    """A few unlabelled (or mislabelled) GBK or Big5 characters decode as what they are."""
+    try:
+        body = words.encode(codec)
+    except UnicodeEncodeError:
+        pytest.skip(f"{words} has no {codec} form")
+    assert decode_html(body)[0] == words
+    assert decode_html(body, "text/html; charset=utf-8")[0] == words
+
+
 def test_bom_wins() -> None:
     """A byte-order mark decides the encoding over any label, and is not kept."""
     body = codecs.BOM_UTF8 + "<p>青岛</p>".encode()
