@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -131,9 +132,9 @@ class LocalServer:
             return [r for r in self.requests if r.path == path]
 
 
-@pytest.fixture
-def http_server() -> Iterator[LocalServer]:
-    """A real HTTP server on 127.0.0.1, stopped after the test."""
+@contextlib.contextmanager
+def running_server() -> Iterator[LocalServer]:
+    """A started :class:`LocalServer`, shut down on exit."""
     server = LocalServer()
     server.thread.start()
     try:
@@ -141,3 +142,10 @@ def http_server() -> Iterator[LocalServer]:
     finally:
         server.httpd.shutdown()
         server.httpd.server_close()
+
+
+@pytest.fixture
+def http_server() -> Iterator[LocalServer]:
+    """A real HTTP server on 127.0.0.1, stopped after the test."""
+    with running_server() as server:
+        yield server

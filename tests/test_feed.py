@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import DATA, LocalServer
+from conftest import DATA, LocalServer, running_server
 
 from feeds.errors import ParseError
 from feeds.fetch import Fetcher
@@ -36,14 +36,9 @@ TEXT_FIELDS = ("title", "summary", "content_html", "text", "url", "canonical_url
 
 @pytest.fixture(scope="module")
 def feed_server() -> Iterator[LocalServer]:
-    """The conftest server, shared by this module: stopping one takes half a second."""
-    server = LocalServer()
-    server.thread.start()
-    try:
+    """The conftest server, shared by this module's tests."""
+    with running_server() as server:
         yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
 
 
 def expected_of(sample: Path) -> dict[str, Any]:
