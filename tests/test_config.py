@@ -415,3 +415,11 @@ def test_bundled_config_is_valid() -> None:
     """The example config shipped with the project loads."""
     config = load_config(Path(__file__).resolve().parents[1] / "config" / "feeds.yaml")
     assert config.sources
+
+
+def test_real_world_examples_are_valid() -> None:
+    """config/real-world.yaml, the examples users copy from, is a valid config."""
+    config = load_config(Path(__file__).resolve().parents[1] / "config" / "real-world.yaml")
+    kinds = {s.kind for s in config.sources}
+    assert kinds == {"feed", "page"}
+    assert config.source("gov-notices").items is not None
