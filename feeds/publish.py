@@ -17,10 +17,10 @@ import re
 import tempfile
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
@@ -30,9 +30,10 @@ from feeds import PROJECT_URL, __version__
 from feeds.config import Config, Source, Topic
 from feeds.extract.chinese import convert
 from feeds.model import Article, Person
-from feeds.site import render_index
 from feeds.store import SourceState, Store, Stored
-from feeds.topics import Index
+
+if TYPE_CHECKING:
+    from feeds.topics import Index
 
 log = logging.getLogger(__name__)
 
@@ -401,17 +402,25 @@ def source_spec(
     index: Index | None = None,
 ) -> FeedSpec:
     """The feed of one source: its newest ``max_entries`` articles (that pass its filter)."""
-    title = source.title or (state.title if state else None) or source.id
     if source.filter and index is None:
+        from feeds.topics import Index
+
         index = Index(config, store)
         index.update()
+    entries = (index.source_entries(source) if index
+               else store.latest(source.id, config.output.max_entries))
+    return replace(source_meta(source, state), entries=entries)
+
+
+def source_meta(source: Source, state: SourceState | None) -> FeedSpec:
+    """The feed of one source without its entries: what OPML and signatures need."""
+    title = source.title or (state.title if state else None) or source.id
     return FeedSpec(
         kind="sources",
         ident=source.id,
         title=title,
         subtitle=f"{title}, via feeds",
-        entries=index.source_entries(source) if index
-        else store.latest(source.id, config.output.max_entries),
+        entries=(),
         site_link=(state.link if state else None)
         or (source.page if source.page and source.page.startswith("http") else None),
         language=language_tag(source.language),
@@ -424,6 +433,8 @@ def topic_spec(config: Config, topic: Topic, store: Store, now: datetime,
     """The feed of one topic: matching articles from its sources, each story once, newest
     first. Pass an updated ``index`` when writing many feeds (publish_all does)."""
     if index is None:
+        from feeds.topics import Index
+
         index = Index(config, store)
         index.update()
     entries = index.topic_entries(topic, now)
@@ -473,63 +484,221 @@ def spec_signature(spec: FeedSpec, fmt: str, base_url: str, author: str,
     return digest.hexdigest()
 
 
-def read_signatures(out: Path) -> dict[str, str]:
-    """The signatures of the last publish; empty (render everything) when absent or unreadable."""
+def revision_signature(spec: FeedSpec, fmt: str, base_url: str, author: str,
+                       empty_updated: datetime, limit: int, revision: int) -> str:
+    """The signature of an unfiltered source feed without reading its entries.
+
+    Its entries are the newest ``limit`` articles of the source, and they change only when
+    an article of the source is added or changed, which raises the store's revision of the
+    source (``Store.revisions``); ``empty_updated`` (the store's creation time) tells stores
+    apart.
+    """
+    return hashlib.sha256(repr((
+        "revision", _RENDERER_CODE, __version__, fmt, base_url, author, empty_updated, spec.kind,
+        spec.ident, spec.title, spec.subtitle, spec.site_link, spec.language, spec.conversion,
+        limit, revision,
+    )).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FeedSummary:
+    """What OPML and index.html show of a feed: its entry count and newest date."""
+
+    entries: int
+    newest: datetime | None
+
+    @classmethod
+    def of(cls, spec: FeedSpec) -> FeedSummary:
+        newest = max((max(s.effective_updated, s.sort_date) for s in spec.entries),
+                     default=None)
+        return cls(len(spec.entries), newest)
+
+    def stand_in(self) -> tuple[Stored, ...]:
+        """Entries that index.html summarises exactly as the real ones: as many, as new.
+
+        One shared object repeated, so that a summary of 1,000 feeds costs no articles.
+        """
+        if not self.entries or self.newest is None:
+            return ()
+        stub = Stored("", Article(key="", url=None, canonical_url=None, title="",
+                                  published=self.newest, updated=self.newest,
+                                  content_hash="-"))
+        return (stub,) * self.entries
+
+
+@dataclass
+class PublishRecord:
+    """What the last publish wrote (``output/.rendered.json``): each file's signature, each
+    feed's summary (by its Atom path) and the index page's signature."""
+
+    signatures: dict[str, str] = field(default_factory=dict)
+    summaries: dict[str, FeedSummary] = field(default_factory=dict)
+    index: str | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps({
+            "files": self.signatures,
+            "feeds": {k: [v.entries, v.newest.isoformat() if v.newest else None]
+                      for k, v in self.summaries.items()},
+            "index": self.index,
+        }, sort_keys=True, indent=0).encode()
+
+
+def read_record(out: Path) -> PublishRecord:
+    """The record of the last publish; empty (render everything) when absent or unreadable."""
     try:
         data = json.loads((out / SIGNATURES).read_bytes())
     except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        return PublishRecord()
+    if not isinstance(data, dict):
+        return PublishRecord()
+    if not isinstance(data.get("files"), dict):  # the first format: signatures only
+        return PublishRecord({str(k): str(v) for k, v in data.items()})
+    summaries: dict[str, FeedSummary] = {}
+    for key, value in (data.get("feeds") or {}).items():
+        try:
+            count, newest = value
+            summaries[str(key)] = FeedSummary(
+                int(count), datetime.fromisoformat(newest) if newest else None)
+        except (TypeError, ValueError):
+            continue
+    index = data.get("index")
+    return PublishRecord({str(k): str(v) for k, v in data["files"].items()}, summaries,
+                         index if isinstance(index, str) else None)
+
+
+def read_signatures(out: Path) -> dict[str, str]:
+    """The signatures of the last publish; empty (render everything) when absent or unreadable."""
+    return read_record(out).signatures
+
+
+# index.html is rendered by site.py: its code is part of the page's signature.
+_SITE_CODE = hashlib.sha256(Path(__file__).with_name("site.py").read_bytes()).hexdigest()[:16]
+
+
+def _health_key(state: SourceState | None) -> tuple[Any, ...]:
+    """The parts of a state that index.html shows (feeds.site.source_health)."""
+    if state is None or (state.last_attempt is None and not state.failures):
+        return ("new",)
+    if state.gone:
+        return ("gone", state.last_error_at)
+    if state.failures:
+        return ("failing", state.failing_since or state.last_error_at, state.last_error)
+    return ("ok",)
 
 
 def publish_all(config: Config, store: Store, now: datetime | None = None) -> list[Path]:
-    """Write every source and topic feed and the OPML list; return the files that changed."""
+    """Write every source and topic feed and the OPML list; return the files that changed.
+
+    Source feeds are built, rendered and dropped one at a time, and a source whose articles
+    have not changed since the last publish (same store revision, same settings) is not even
+    read: a cycle over 1,000 sources holds one source's articles at a time.
+    """
     now = now or now_utc()
     out = config.output_dir
     states = store.states()
+    revisions = store.revisions()
     empty_updated = store.created
+    base_url, author = config.output.base_url, config.output.author
+    limit = config.output.max_entries
     sources = [s for s in config.sources if s.enabled]
-    # Folds and sketches only new articles, and evaluates rules only over what they have not
-    # seen (a changed rule has a new hash, so it sees every stored article once).
-    matched = Index(config, store)
-    matched.update()
-    source_specs = [source_spec(config, s, store, states.get(s.id), matched) for s in sources]
-    topic_specs = [
-        *([all_spec(config, matched)] if config.output.all_feed else []),
-        *(topic_spec(config, t, store, now, matched) for t in config.topics),
-    ]
-    changed: list[Path] = []
     # Atom always; RSS 2.0 and JSON Feed beside it when configured, all from the same specs.
     formats = ("atom", *(f for f in config.output.formats if f != "atom"))
-    previous = read_signatures(out)
-    signatures: dict[str, str] = {}
-    for spec in (*source_specs, *topic_specs):
+    previous = read_record(out)
+    record = PublishRecord()
+    changed: list[Path] = []
+
+    def write(spec: FeedSpec, signatures: dict[str, str]) -> None:
         for fmt in formats:
             relative = spec.path_for(fmt)
             path = out / relative
-            signature = spec_signature(spec, fmt, config.output.base_url, config.output.author,
-                                       empty_updated)
-            signatures[relative] = signature
-            if previous.get(relative) == signature and path.is_file():
+            record.signatures[relative] = signatures[fmt]
+            if previous.signatures.get(relative) == signatures[fmt] and path.is_file():
                 continue  # same inputs give the same bytes; rendering is publishing's main cost
-            render = RENDERERS[fmt]
-            data = render(spec, config.output.base_url, config.output.author, empty_updated)
+            data = RENDERERS[fmt](spec, base_url, author, empty_updated)
             if write_atomic(path, data):
                 changed.append(path)
-    write_atomic(out / SIGNATURES, json.dumps(signatures, sort_keys=True, indent=0).encode())
-    clean_stale(out / "sources", {out / s.path_for(f) for s in source_specs for f in formats})
+
+    def content_signatures(spec: FeedSpec) -> dict[str, str]:
+        return {f: spec_signature(spec, f, base_url, author, empty_updated) for f in formats}
+
+    # Topics, the all feed and source filters need the index (new articles folded and
+    # sketched, rules evaluated over what they have not seen); plain source feeds do not.
+    matched: Index | None = None
+    if config.topics or config.output.all_feed or any(s.filter for s in sources):
+        from feeds.topics import Index
+
+        matched = Index(config, store)
+        matched.update()
+
+    source_metas: list[FeedSpec] = []
+    for source in sources:
+        meta = source_meta(source, states.get(source.id))
+        source_metas.append(meta)
+        key = meta.relative_path
+        if source.filter:
+            spec = source_spec(config, source, store, states.get(source.id), matched)
+            write(spec, content_signatures(spec))
+            record.summaries[key] = FeedSummary.of(spec)
+            continue
+        revision = revisions.get(source.id, 0)
+        signatures = {f: revision_signature(meta, f, base_url, author, empty_updated, limit,
+                                            revision) for f in formats}
+        summary = previous.summaries.get(key)
+        if summary is not None and all(
+            previous.signatures.get(meta.path_for(f)) == signatures[f]
+            and (out / meta.path_for(f)).is_file() for f in formats
+        ):
+            record.signatures.update({meta.path_for(f): signatures[f] for f in formats})
+            record.summaries[key] = summary
+            continue
+        spec = replace(meta, entries=store.latest(source.id, limit))
+        write(spec, signatures)
+        record.summaries[key] = FeedSummary.of(spec)
+
+    topic_specs: list[FeedSpec] = []
+    if matched is not None:
+        topic_specs = [
+            *([all_spec(config, matched)] if config.output.all_feed else []),
+            *(topic_spec(config, t, store, now, matched) for t in config.topics),
+        ]
+    for spec in topic_specs:
+        write(spec, content_signatures(spec))
+        record.summaries[spec.relative_path] = FeedSummary.of(spec)
+
+    clean_stale(out / "sources", {out / s.path_for(f) for s in source_metas for f in formats})
     clean_stale(out / "topics", {out / s.path_for(f) for s in topic_specs for f in formats})
     if not config.output.all_feed:
         for fmt in ("atom", "rss", "json"):
             (out / f"all.{fmt}").unlink(missing_ok=True)
     opml = render_opml(
         config.output.title,
-        [("Topics", topic_specs), ("Sources", source_specs)],
+        [("Topics", topic_specs), ("Sources", source_metas)],
         config.output.base_url,
     )
     if write_atomic(out / "feeds.opml", opml):
         changed.append(out / "feeds.opml")
-    index = render_index(config, source_specs, topic_specs, states, formats)
-    if write_atomic(out / "index.html", index):
-        changed.append(out / "index.html")
+
+    # index.html from summaries, rendered (and jinja2 imported) only when what it shows changed.
+    health_feed = (out / "health.atom").is_file()
+    page = hashlib.sha256(repr((
+        _SITE_CODE, _RENDERER_CODE, formats, config.output.title, config.defaults.timezone,
+        health_feed, [(t.id, t.sources) for t in config.topics],
+        [(m.kind, m.ident, m.title, m.subtitle, m.conversion, record.summaries[m.relative_path],
+          _health_key(states.get(m.ident))) for m in source_metas],
+        [(t.kind, t.ident, t.title, t.subtitle, t.conversion, record.summaries[t.relative_path])
+         for t in topic_specs],
+    )).encode()).hexdigest()
+    record.index = page
+    if previous.index != page or not (out / "index.html").is_file():
+        from feeds.site import render_index
+
+        def summarised(spec: FeedSpec) -> FeedSpec:
+            return replace(spec, entries=record.summaries[spec.relative_path].stand_in())
+
+        index = render_index(config, [summarised(m) for m in source_metas],
+                             [summarised(t) for t in topic_specs], states, formats)
+        if write_atomic(out / "index.html", index):
+            changed.append(out / "index.html")
+    write_atomic(out / SIGNATURES, record.to_json())
     return changed

@@ -101,6 +101,16 @@ articles_table = sa.Table(
     sa.Index("ix_articles_sort", "sort_ts"),
 )
 
+# A counter per source, raised by every upsert that adds or changes an article, so that
+# publishing can tell an unchanged source feed without reading its articles. Added without a
+# schema bump: create_all adds the table to existing databases (whose sources then count from
+# zero, which only makes the first publish render them once more).
+revisions_table = sa.Table(
+    "source_revisions", metadata,
+    sa.Column("source_id", sa.String(100), primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+)
+
 # What happened to sources' health (failing, recovered, gone, broken rules), for health.atom.
 # Added without a schema bump: create_all adds the table to existing databases.
 health_table = sa.Table(
@@ -175,7 +185,8 @@ class UpsertCounts:
 
 
 def _json_list(items: Iterable[Any]) -> str:
-    return json.dumps([asdict(i) for i in items], ensure_ascii=False, separators=(",", ":"))
+    # Person, Image and Enclosure hold only flat values: vars() is asdict without deep copies.
+    return json.dumps([dict(vars(i)) for i in items], ensure_ascii=False, separators=(",", ":"))
 
 
 def _row_values(source_id: str, article: Article) -> dict[str, Any]:
@@ -320,22 +331,32 @@ class Store:
         return {row.id: SourceState(**row._asdict()) for row in rows}
 
     def save_state(self, state: SourceState) -> None:
-        values = asdict(state)
-        values["created"] = state.created or datetime.now(UTC)
+        self.save_states([state])
+
+    def save_states(self, states: Iterable[SourceState]) -> None:
+        """Save several polling states in one transaction (a cycle of 304s writes them so)."""
+        now = datetime.now(UTC)
         with self.engine.begin() as conn:
-            self._save_state(conn, values)
+            for state in states:
+                values = asdict(state)
+                values["created"] = state.created or now
+                self._save_state(conn, values)
 
     def _save_state(self, conn: Connection, values: dict[str, Any]) -> None:
-        exists = conn.execute(
-            sa.select(sources_table.c.id).where(sources_table.c.id == values["id"])
-        ).first()
-        if exists:
-            values = {k: v for k, v in values.items() if k != "created"}
-            conn.execute(
-                sa.update(sources_table).where(sources_table.c.id == values["id"]).values(values)
-            )
-        else:
+        # Update first: a known source is the common case, and a miss costs one insert.
+        updated = conn.execute(
+            sa.update(sources_table).where(sources_table.c.id == values["id"])
+            .values({k: v for k, v in values.items() if k != "created"})
+        )
+        if not updated.rowcount:
             conn.execute(sa.insert(sources_table).values(values))
+
+    def revisions(self) -> dict[str, int]:
+        """Per source, a number that changes whenever one of its articles is added or changed."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(revisions_table.c.source_id,
+                                          revisions_table.c.revision)).all()
+        return {row.source_id: row.revision for row in rows}
 
     # -- health --------------------------------------------------------------------------
 
@@ -400,6 +421,14 @@ class Store:
                     counts["unchanged"] += 1
             if inserts:
                 conn.execute(sa.insert(table), inserts)
+            if counts["new"] or counts["updated"]:
+                bumped = conn.execute(
+                    sa.update(revisions_table).where(revisions_table.c.source_id == source_id)
+                    .values(revision=revisions_table.c.revision + 1)
+                )
+                if not bumped.rowcount:
+                    conn.execute(sa.insert(revisions_table).values(source_id=source_id,
+                                                                  revision=1))
             if state is not None:
                 values = asdict(state)
                 values["created"] = state.created or now
