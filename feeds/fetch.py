@@ -28,20 +28,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
-from protego import Protego
+import requests.adapters
 
 from feeds import USER_AGENT
 from feeds.errors import FetchError, GoneError
 from feeds.urls import is_private_host
+
+if TYPE_CHECKING:
+    from protego import Protego
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 CHUNK = 64 * 1024
+POOL_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,16 @@ class Fetcher:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            # Keep-alive connections for as many workers as a config may run (up to 64), so
+            # that concurrent polls of one host reuse connections instead of dropping them
+            # (requests keeps 10 per host by default and discards the rest after each use).
+            adapter = requests.adapters.HTTPAdapter(pool_connections=POOL_SIZE,
+                                                    pool_maxsize=POOL_SIZE)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        self.session = session
         self.session.headers["User-Agent"] = user_agent
         self.session.headers["Accept-Encoding"] = "gzip, deflate"
 
@@ -241,6 +255,9 @@ class Fetcher:
 
     def _fetch_robots(self, origin: str, source_id: str, allow_private: bool) -> Protego | None:
         """robots.txt parsed; None means everything is allowed."""
+        # Imported here: only page sources read robots.txt, and a cycle of feeds needs none.
+        from protego import Protego
+
         url = origin + "/robots.txt"
         self._check_address(url, source_id, allow_private)
         try:
