@@ -28,6 +28,7 @@ threshold is tuned on ``tests/data/dedup/pairs.yaml``.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import html
@@ -36,9 +37,10 @@ import logging
 import re
 import struct
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from re import _parser  # type: ignore[attr-defined]
 from typing import Any, Literal
 
 import ahocorasick
@@ -54,7 +56,7 @@ from feeds.urls import canonical_url
 log = logging.getLogger(__name__)
 
 # Bump when fold(), the fields or the sketch change: every cached result is then recomputed.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 Field = Literal["title", "summary", "content", "author", "categories", "source_name"]
 FIELDS: tuple[Field, ...] = ("title", "summary", "content", "author", "categories", "source_name")
@@ -81,12 +83,16 @@ MIN_DEDUP_CHARS = 40
 _SPACES = re.compile(r"\s+")
 _NOT_WORD = re.compile(r"[\W_]+")
 _TAGS = re.compile(r"<[^>]+>")
+_LITERAL = _parser.LITERAL
 
 
 def fold(text: str | None) -> str:
     """The form both keywords and article text are compared in."""
     if not text:
         return ""
+    if text.isascii():
+        # NFKC and t2s leave ASCII alone, and casefold is lower(): the cheap path.
+        return " ".join(text.lower().split())
     text = unicodedata.normalize("NFKC", text).casefold()
     return _SPACES.sub(" ", convert(text, "t2s")).strip()
 
@@ -96,37 +102,61 @@ def _latin(ch: str) -> bool:
     return (ch.isalnum() or ch == "_") and ord(ch) < 0x2E80
 
 
-# -- the index: folded text and a sketch per article version --------------------------------
+# -- the index: folded text per article version, sketches on demand -------------------------
 
 index_metadata = sa.MetaData()
 
-article_index = sa.Table(
-    "article_index", index_metadata,
+# The folded fields of every article, written only while some rule needs them. ``folded`` is
+# the FIELDS joined by _SEP (fold() turns that character into a space, so no keyword spans
+# two fields); fields no rule reads are left empty. sort_ts, source_id and language are
+# copied from the article version (they cannot change without its content_hash), so a full
+# re-evaluation reads this table alone.
+topic_text = sa.Table(
+    "topic_text", index_metadata,
     sa.Column("article_id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
-    sa.Column("folded", sa.Text, nullable=False),  # JSON list, one string per FIELDS entry
+    sa.Column("sort_ts", sa.Float, nullable=False),
+    sa.Column("source_id", sa.String(100), nullable=False),
+    sa.Column("language", sa.String(40)),
+    sa.Column("folded", sa.Text, nullable=False),
+    sa.Index("ix_topic_text_seq", "seq"),
+)
+
+topic_meta = sa.Table(
+    "topic_meta", index_metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+# Near-duplicate sketches, computed only for articles that become feed candidates.
+article_sketch = sa.Table(
+    "article_sketch", index_metadata,
+    sa.Column("article_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("url_key", sa.Text),
     sa.Column("sketch", sa.LargeBinary, nullable=False),
     sa.Column("shingles", sa.Integer, nullable=False),
-    sa.Index("ix_article_index_seq", "seq"),
 )
 
-topic_matches = sa.Table(
-    "topic_matches", index_metadata,
+# Per rule: the newest ``depth`` matches (sort_ts, article id) that may reach a feed, the index
+# sequence number they are up to, and whether older matches exist beyond the list. A feed
+# needs only its newest matches, so this is all that is kept: a few kilobytes a rule.
+topic_state = sa.Table(
+    "topic_state", index_metadata,
     sa.Column("rules_hash", sa.String(32), primary_key=True),
-    sa.Column("article_id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("sort_ts", sa.Float, nullable=False),
-    sa.Column("source_id", sa.String(100), nullable=False),
-    sa.Index("ix_topic_matches_sort", "rules_hash", "sort_ts"),
-)
-
-topic_progress = sa.Table(
-    "topic_progress", index_metadata,
-    sa.Column("rules_hash", sa.String(32), primary_key=True),
+    sa.Column("scope", sa.String(32), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("depth", sa.Integer, nullable=False),
+    sa.Column("truncated", sa.Boolean, nullable=False),
+    sa.Column("gen", sa.Integer, nullable=False),
+    sa.Column("top", sa.LargeBinary, nullable=False),
 )
+
+_SEP = "\x1f"
+# Tables of INDEX_VERSION 1: one row per (rule, matching article) was too slow to write.
+_OLD_TABLES = ("topic_matches", "topic_progress", "article_index")
+BATCH = 1000
 
 
 def url_key(url: str | None) -> str | None:
@@ -144,17 +174,43 @@ def url_key(url: str | None) -> str | None:
     return f"{host}/{rest}"
 
 
+def _body_text(text: str | None, content_html: str | None) -> str:
+    if not text and content_html:
+        return html.unescape(_TAGS.sub(" ", content_html))
+    return text or ""
+
+
 def field_texts(article: Article) -> list[str]:
     """The folded text of each field in FIELDS order."""
-    text = article.text
-    if not text and article.content_html:
-        text = html.unescape(_TAGS.sub(" ", article.content_html))
     people = [p.name for p in (*article.authors, *article.contributors)]
     raw = [
-        article.title, article.summary or "", text or "", "\n".join(people),
-        "\n".join(article.categories), article.source_name or "",
+        article.title, article.summary or "", _body_text(article.text, article.content_html),
+        "\n".join(people), "\n".join(article.categories), article.source_name or "",
     ]
     return [fold(part) for part in raw]
+
+
+def _folded_row(row: Any, wanted: Sequence[bool]) -> str:
+    """The stored form of an article row: the wanted fields folded, joined by _SEP."""
+    out = []
+    for n, want in enumerate(wanted):
+        if not want:
+            out.append("")
+        elif n == 0:
+            out.append(fold(row.title))
+        elif n == 1:
+            out.append(fold(row.summary))
+        elif n == 2:
+            out.append(fold(_body_text(row.text, row.content_html)))
+        elif n == 3:
+            people = [p["name"] for p in (*json.loads(row.authors),
+                                          *json.loads(row.contributors))]
+            out.append(fold("\n".join(people)))
+        elif n == 4:
+            out.append(fold("\n".join(json.loads(row.categories))))
+        else:
+            out.append(fold(row.source_name))
+    return _SEP.join(out)
 
 
 def dedup_text(fields: Sequence[str]) -> str:
@@ -216,53 +272,68 @@ def same_story(a: Sketch, b: Sketch) -> bool:
         return False
     return a.containment(b) >= DUPLICATE_CONTAINMENT
 
-
 def ensure_tables(store: Store) -> None:
-    index_metadata.create_all(store.engine)
-
-
-def refresh_index(store: Store) -> int:
-    """Fold and sketch every article that is new or changed since it was indexed; return how
-    many. Costs only the new articles: the rest are skipped by one join on content_hash."""
-    ensure_tables(store)
-    a, i = articles_table, article_index
-    query = (
-        sa.select(a)
-        .select_from(a.outerjoin(i, i.c.article_id == a.c.id))
-        .where(
-            sa.or_(
-                i.c.article_id.is_(None),
-                i.c.content_hash != a.c.content_hash,
-                i.c.version != INDEX_VERSION,
-            )
-        )
-    )
     with store.engine.begin() as conn:
-        seq = (conn.execute(sa.select(sa.func.max(i.c.seq))).scalar() or 0) + 1
-        rows = conn.execute(query).all()
-        if not rows:
-            return 0
-        values = []
-        for row in rows:
-            article = _article_from_row(row)
-            fields = field_texts(article)
-            sketch = Sketch.of(dedup_text(fields))
-            values.append({
-                "article_id": row.id,
-                "content_hash": row.content_hash,
-                "version": INDEX_VERSION,
-                "seq": seq,
-                "folded": json.dumps(fields, ensure_ascii=False),
-                "url_key": url_key(article.canonical_url or article.url),
-                "sketch": sketch.to_bytes(),
-                "shingles": sketch.size,
-            })
-        ids = [v["article_id"] for v in values]
-        for start in range(0, len(ids), 500):
-            conn.execute(sa.delete(i).where(i.c.article_id.in_(ids[start : start + 500])))
-        conn.execute(sa.insert(i), values)
-    log.debug("indexed %d articles (seq %d)", len(values), seq)
-    return len(values)
+        names = set(sa.inspect(conn).get_table_names())
+        for name in _OLD_TABLES:
+            if name in names:
+                conn.exec_driver_sql(f"DROP TABLE {name}")
+        index_metadata.create_all(conn)
+
+
+def _meta(conn: Connection) -> dict[str, str]:
+    return {r.name: r.value for r in conn.execute(sa.select(topic_meta))}
+
+
+def _set_meta(conn: Connection, name: str, value: str) -> None:
+    conn.execute(sa.delete(topic_meta).where(topic_meta.c.name == name))
+    conn.execute(sa.insert(topic_meta).values(name=name, value=value))
+
+
+def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS) -> tuple[int, int]:
+    """Fold the ``fields`` of every article that is new or changed since it was folded;
+    return (how many, the index sequence number now). Costs only the new articles, in
+    batches of BATCH, so memory stays bounded however many there are.
+
+    A field no earlier rule needed (say ``author``) makes every article fold again.
+    """
+    a, t = articles_table, topic_text
+    with store.engine.begin() as conn:
+        meta = _meta(conn)
+        have = set(json.loads(meta["fields"])) if meta.get("version") == str(INDEX_VERSION) \
+            else None
+        if have is None or not set(fields) <= have:
+            conn.execute(sa.delete(t))
+            conn.execute(sa.delete(topic_state))
+            have = (have or set()) | set(fields)
+            _set_meta(conn, "version", str(INDEX_VERSION))
+            _set_meta(conn, "fields", json.dumps(sorted(have)))
+        top = conn.execute(sa.select(sa.func.max(t.c.seq))).scalar() or 0
+        ids = [r[0] for r in conn.execute(
+            sa.select(a.c.id).select_from(a.outerjoin(t, t.c.article_id == a.c.id))
+            .where(sa.or_(t.c.article_id.is_(None), t.c.content_hash != a.c.content_hash)))]
+    if not ids:
+        return 0, top
+    seq = top + 1
+    wanted = [name in have for name in FIELDS]
+    columns = [a.c.id, a.c.content_hash, a.c.sort_ts, a.c.source_id, a.c.language]
+    names = ("title", "summary", "text", "content_html", "authors", "contributors",
+             "categories", "source_name")
+    columns += [a.c[name] for name in names]
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        with store.engine.begin() as conn:
+            rows = conn.execute(sa.select(*columns).where(a.c.id.in_(chunk))).all()
+            values = [{
+                "article_id": row.id, "content_hash": row.content_hash, "seq": seq,
+                "sort_ts": row.sort_ts, "source_id": row.source_id, "language": row.language,
+                "folded": _folded_row(row, wanted),
+            } for row in rows]
+            conn.execute(sa.delete(t).where(t.c.article_id.in_(chunk)))
+            if values:
+                conn.execute(sa.insert(t), values)
+    log.debug("folded %d articles (seq %d)", len(ids), seq)
+    return len(ids), seq
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -364,6 +435,39 @@ class CompiledRule:
             return True
         return any(p.search(fields[f]) for p in self.any_regex for f in self.field_ids)
 
+@dataclass(frozen=True)
+class RegexSpec:
+    """A regular expression over some fields, with a literal every match must contain (found
+    by the automaton) so the expression runs only on articles that hold that literal."""
+
+    id: int
+    pattern: re.Pattern[str]
+    field_ids: tuple[int, ...]
+    literal: int | None  # keyword id of the literal, if the pattern has one
+    field_mask: int  # the hit bits of field_ids
+
+
+def required_literal(pattern: str) -> str | None:
+    """The longest run of plain characters every match of ``pattern`` contains, in the form
+    it takes in folded text; None when there is none (alternatives at the top, classes only).
+
+    Only characters whose folded form is certain count: ASCII (lower-cased, as folded text is)
+    and characters without case, such as Han.
+    """
+    try:
+        parsed = _parser.parse(pattern, re.IGNORECASE)
+    except Exception:  # any doubt: no literal, and the pattern runs everywhere
+        return None
+    best, run = "", ""
+    for op, value in parsed:
+        ch = chr(value) if op == _LITERAL else None
+        if ch is not None and (ch.isascii() or ch.lower() == ch.upper() == ch):
+            run += ch.lower()
+            continue
+        best, run = max(best, run, key=len), ""
+    best = max(best, run, key=len)
+    return best or None
+
 
 class RuleSet:
     """Many rules compiled into one automaton: each article is scanned once for all of them."""
@@ -373,6 +477,10 @@ class RuleSet:
         self.compiled: dict[str, CompiledRule] = {}
         by_word: dict[int, set[str]] = {}
         self.unconditional: list[str] = []
+        self.regexes: list[RegexSpec] = []
+        regex_ids: dict[tuple[str, tuple[int, ...]], int] = {}
+        # Per rule hash: the RegexSpec ids of its any_regex and none_regex.
+        self.rule_regexes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         for rule in rules:
             h = rule.hash
             if h in self.compiled:
@@ -390,14 +498,33 @@ class RuleSet:
                     out.append((kid, mask))
                 return tuple(out)
 
+            field_ids = tuple(FIELDS.index(f) for f in rule.fields)
+
+            def specs(patterns: Iterable[str], field_ids: tuple[int, ...] = field_ids
+                      ) -> tuple[int, ...]:
+                out = []
+                for p in patterns:
+                    key = (p, field_ids)
+                    if key not in regex_ids:
+                        literal = required_literal(p)
+                        kid = None if literal is None else self.words.setdefault(
+                            literal, len(self.words))
+                        regex_ids[key] = len(self.regexes)
+                        self.regexes.append(RegexSpec(
+                            len(self.regexes), re.compile(p, re.IGNORECASE), field_ids, kid,
+                            sum(0xF << (4 * f) for f in field_ids)))
+                    out.append(regex_ids[key])
+                return tuple(out)
+
             compiled = CompiledRule(
                 rule=rule, hash=h, any=terms(rule.any), all=terms(rule.all),
                 none=terms(rule.none),
                 any_regex=tuple(re.compile(p, re.IGNORECASE) for p in rule.any_regex),
                 none_regex=tuple(re.compile(p, re.IGNORECASE) for p in rule.none_regex),
-                field_ids=tuple(FIELDS.index(f) for f in rule.fields),
+                field_ids=field_ids,
             )
             self.compiled[h] = compiled
+            self.rule_regexes[h] = (specs(rule.any_regex), specs(rule.none_regex))
             if not compiled.any and not compiled.all:
                 self.unconditional.append(h)
         # A rule is worth evaluating only if one of its positive keywords occurs.
@@ -412,7 +539,10 @@ class RuleSet:
         if self.words:
             self.automaton = ahocorasick.Automaton()
             for word, kid in self.words.items():
-                self.automaton.add_word(word, (kid, len(word)))
+                # Boundaries are looked at only for keywords that begin or end with a Latin
+                # letter: for the others every occurrence counts.
+                self.automaton.add_word(word, (kid, len(word), _latin(word[0]),
+                                               _latin(word[-1])))
             self.automaton.make_automaton()
 
     def hits(self, fields: Sequence[str]) -> dict[int, int]:
@@ -420,16 +550,21 @@ class RuleSet:
         out: dict[int, int] = {}
         if self.automaton is None:
             return out
+        latin = _latin
         for f, text in enumerate(fields):
             if not text:
                 continue
-            n = len(text)
-            for end, (kid, length) in self.automaton.iter(text):
-                start = end - length + 1
-                combo = (2 if start == 0 or not _latin(text[start - 1]) else 0) | (
-                    1 if end + 1 == n or not _latin(text[end + 1]) else 0
-                )
-                out[kid] = out.get(kid, 0) | (1 << (combo + 4 * f))
+            last = len(text) - 1
+            shift = 4 * f
+            for end, (kid, length, check_start, check_end) in self.automaton.iter(text):
+                if check_start or check_end:
+                    start = end - length + 1
+                    combo = (2 if not check_start or start == 0 or not latin(text[start - 1])
+                             else 0) | (1 if not check_end or end == last
+                                        or not latin(text[end + 1]) else 0)
+                else:
+                    combo = 3
+                out[kid] = out.get(kid, 0) | (1 << (combo + shift))
         return out
 
     def evaluate(self, source_id: str, language: str | None, fields: Sequence[str],
@@ -444,6 +579,16 @@ class RuleSet:
         return [h for h in todo
                 if self.compiled[h].matches(source_id, language, hits, fields)]
 
+    @property
+    def fields(self) -> set[str]:
+        """The fields some rule reads (rules without keywords or patterns read none)."""
+        out: set[str] = set()
+        for c in self.compiled.values():
+            r = c.rule
+            if r.any or r.all or r.none or r.any_regex or r.none_regex:
+                out.update(r.fields)
+        return out
+
 
 def matches(topic: Topic, article: Article, source_id: str = "") -> bool:
     """Whether one article matches one topic (for previews and tests; feeds use :class:`Index`)."""
@@ -451,74 +596,142 @@ def matches(topic: Topic, article: Article, source_id: str = "") -> bool:
     return bool(rules.evaluate(source_id, article.language, field_texts(article)))
 
 
-def update_matches(store: Store, rules: Sequence[Rule]) -> dict[str, int]:
-    """Bring the cached results of ``rules`` up to date; return how many articles each rule
-    evaluated (0 when nothing was new). A rule seen for the first time evaluates everything."""
-    ensure_tables(store)
-    ruleset = RuleSet(rules)
-    hashes = list(ruleset.compiled)
-    evaluated = dict.fromkeys(hashes, 0)
-    i, a = article_index, articles_table
-    with store.engine.begin() as conn:
-        progress = {row.rules_hash: row.seq for row in conn.execute(sa.select(topic_progress))}
-        # Results of rules no longer configured: forget them.
-        stale = [h for h in progress if h not in ruleset.compiled]
-        for h in stale:
-            conn.execute(sa.delete(topic_matches).where(topic_matches.c.rules_hash == h))
-            conn.execute(sa.delete(topic_progress).where(topic_progress.c.rules_hash == h))
-        top = conn.execute(sa.select(sa.func.max(i.c.seq))).scalar() or 0
-        done = {h: progress.get(h, 0) for h in hashes}
-        todo = [h for h in hashes if done[h] < top]
-        if not todo:
-            return evaluated
-        for h in todo:
-            if done[h] == 0:
-                conn.execute(sa.delete(topic_matches).where(topic_matches.c.rules_hash == h))
-        low = min(done[h] for h in todo)
-        query = (
-            sa.select(i.c.article_id, i.c.seq, i.c.folded, a.c.source_id, a.c.language,
-                      a.c.sort_ts)
-            .select_from(i.join(a, a.c.id == i.c.article_id))
-            .where(i.c.seq > low)
-        )
-        inserts: list[dict[str, Any]] = []
-        redone: dict[str, list[int]] = {h: [] for h in todo if done[h] > 0}
-        todo_set = set(todo)
-        uniform = all(done[h] == low for h in todo)
-        rows_seen = 0
-        for row in conn.execute(query):
-            rows_seen += 1
-            if uniform:
-                only = todo_set
-                for ids in redone.values():
-                    ids.append(row.article_id)
-            else:
-                only = {h for h in todo if done[h] < row.seq}
-                for h in only:
-                    evaluated[h] += 1
-                    if h in redone:
-                        redone[h].append(row.article_id)
-            fields = json.loads(row.folded)
-            for h in ruleset.evaluate(row.source_id, row.language, fields, only):
-                inserts.append({"rules_hash": h, "article_id": row.article_id,
-                                "sort_ts": row.sort_ts, "source_id": row.source_id})
-        if uniform:
-            for h in todo:
-                evaluated[h] = rows_seen
-        for h, ids in redone.items():
-            for start in range(0, len(ids), 500):
-                conn.execute(sa.delete(topic_matches).where(
-                    topic_matches.c.rules_hash == h,
-                    topic_matches.c.article_id.in_(ids[start : start + 500])))
-        if inserts:
-            conn.execute(sa.insert(topic_matches), inserts)
-        for h in todo:
-            if h in progress:
-                conn.execute(sa.update(topic_progress)
-                             .where(topic_progress.c.rules_hash == h).values(seq=top))
-            else:
-                conn.execute(sa.insert(topic_progress).values(rules_hash=h, seq=top))
-    return evaluated
+# -- full evaluation: one pass, then set operations on bitsets -------------------------------
+
+_NONZERO = re.compile(rb"[^\x00]")
+
+
+def lowest_bits(x: int, k: int) -> list[int]:
+    """The positions of the ``k`` lowest set bits of ``x`` (the newest ``k`` matches)."""
+    out: list[int] = []
+    if k <= 0 or x <= 0:
+        return out
+    data = x.to_bytes((x.bit_length() + 7) // 8, "little")
+    for m in _NONZERO.finditer(data):
+        base = m.start() * 8
+        b = data[m.start()]
+        while b:
+            low = b & -b
+            out.append(base + low.bit_length() - 1)
+            if len(out) >= k:
+                return out
+            b ^= low
+    return out
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What one pass over the folded text gives: articles in feed order (newest first) as
+    (sort_ts, id), and per rule a bitset of the positions it matches."""
+
+    order: list[tuple[float, int]]
+    results: dict[str, int]
+    sources: dict[str, int]
+
+    @property
+    def universe(self) -> int:
+        return (1 << len(self.order)) - 1
+
+
+def scan(conn: Connection, ruleset: RuleSet) -> Scan:
+    """Evaluate every rule of ``ruleset`` over every folded article at once.
+
+    The automaton gives, per keyword and (field, boundary) combination, the set of matching
+    positions; regular expressions run only where their literal occurs. Each rule is then a
+    few operations on bitsets (Python ints): union for any, intersection for all, difference
+    for none, and the source and language sets. Nothing is kept per (rule, article).
+    """
+    t = topic_text
+    meta: list[Any] = list(conn.execute(sa.select(t.c.article_id, t.c.sort_ts, t.c.source_id,
+                                                  t.c.language)))
+    meta.sort(key=lambda r: (r[1], r[0]), reverse=True)
+    n = len(meta)
+    size = (n + 7) // 8
+    pos: dict[int, int] = {}
+    sources: dict[str, bytearray] = {}
+    wanted_languages = {c.rule.language.lower() for c in ruleset.compiled.values()
+                        if c.rule.language}
+    languages = {lang: bytearray(size) for lang in wanted_languages}
+    for p, (aid, _, sid, lang) in enumerate(meta):
+        pos[aid] = p
+        byte, bit = p >> 3, 1 << (p & 7)
+        ba = sources.get(sid)
+        if ba is None:
+            ba = sources[sid] = bytearray(size)
+        ba[byte] |= bit
+        if lang and languages:
+            low = lang.lower()
+            for want, lb in languages.items():
+                if low.startswith(want):
+                    lb[byte] |= bit
+    postings: dict[tuple[int, int], bytearray] = {}
+    regex_bits = [bytearray(size) for _ in ruleset.regexes]
+    if ruleset.automaton is not None or ruleset.regexes:
+        hits, regexes = ruleset.hits, ruleset.regexes
+        query = sa.select(t.c.article_id, t.c.folded)
+        for aid, folded in conn.execution_options(yield_per=BATCH).execute(query):
+            at = pos.get(aid)
+            if at is None:
+                continue
+            fields = folded.split(_SEP)
+            hit = hits(fields)
+            byte, bit = at >> 3, 1 << (at & 7)
+            for key in hit.items():
+                ba = postings.get(key)
+                if ba is None:
+                    ba = postings[key] = bytearray(size)
+                ba[byte] |= bit
+            for spec in regexes:
+                if spec.literal is not None and not hit.get(spec.literal, 0) & spec.field_mask:
+                    continue
+                if any(spec.pattern.search(fields[f]) for f in spec.field_ids):
+                    regex_bits[spec.id][byte] |= bit
+    by_kid: dict[int, list[tuple[int, int]]] = {}
+    for (kid, mask), ba in postings.items():
+        by_kid.setdefault(kid, []).append((mask, int.from_bytes(ba, "little")))
+    regex_ints = [int.from_bytes(ba, "little") for ba in regex_bits]
+    source_ints = {sid: int.from_bytes(ba, "little") for sid, ba in sources.items()}
+    language_ints = {lang: int.from_bytes(ba, "little") for lang, ba in languages.items()}
+    universe = (1 << n) - 1
+
+    def term(kid: int, accept: int) -> int:
+        x = 0
+        for mask, bits in by_kid.get(kid, ()):
+            if mask & accept:
+                x |= bits
+        return x
+
+    results: dict[str, int] = {}
+    for h, c in ruleset.compiled.items():
+        rule = c.rule
+        any_regex, none_regex = ruleset.rule_regexes[h]
+        r = universe
+        if rule.sources:
+            r = 0
+            for sid in rule.sources:
+                r |= source_ints.get(sid, 0)
+        for sid in rule.exclude_sources:
+            r &= ~source_ints.get(sid, 0)
+        if rule.language:
+            r &= language_ints[rule.language.lower()]
+        if r and (c.any or any_regex):
+            union = 0
+            for kid, m in c.any:
+                union |= term(kid, m)
+            for rid in any_regex:
+                union |= regex_ints[rid]
+            r &= union
+        for kid, m in c.all:
+            if r:
+                r &= term(kid, m)
+        for kid, m in c.none:
+            if r:
+                r &= ~term(kid, m)
+        for rid in none_regex:
+            if r:
+                r &= ~regex_ints[rid]
+        results[h] = r
+    return Scan([(r[1], r[0]) for r in meta], results, source_ints)
 
 
 # -- selection and dedup -------------------------------------------------------------------
@@ -655,12 +868,85 @@ def also_at(story: Story, shown: Candidate, names: dict[str, str]) -> Stored:
     return Stored(shown.stored.source_id, changed)
 
 
-def _candidates(conn: Connection, query: Any) -> Iterator[Candidate]:
-    for row in conn.execution_options(yield_per=200).execute(query):
-        sketch = Sketch.from_bytes(row.sketch, row.shingles) if row.sketch is not None else (
-            Sketch(frozenset(), 0))
-        yield Candidate(Stored(row.source_id, _article_from_row(row)), row.id, row.sort_ts,
-                        row.url_key, sketch)
+class _Deeper(Exception):
+    """A feed needs older matches than its rule's state keeps."""
+
+
+class RuleState:
+    """The newest ``depth`` matches of one rule that may reach a feed, newest first."""
+
+    __slots__ = ("depth", "gen", "ids", "scope", "seq", "top", "truncated")
+
+    def __init__(self, scope: str, seq: int, depth: int, truncated: bool, gen: int,
+                 top: list[tuple[float, int]]) -> None:
+        self.scope, self.seq, self.depth = scope, seq, depth
+        self.truncated, self.gen, self.top = truncated, gen, top
+        self.ids = {aid for _, aid in top}
+
+    def discard(self, aid: int) -> None:
+        if aid in self.ids:
+            self.ids.discard(aid)
+            self.top = [x for x in self.top if x[1] != aid]
+            self.gen += 1
+
+    def add(self, sort_ts: float, aid: int) -> None:
+        item = (sort_ts, aid)
+        # Older than the last kept match while older ones exist: its place is unknown, and
+        # it is past what any feed shows.
+        if self.truncated and (not self.top or item < self.top[-1]):
+            return
+        at = bisect.bisect_left(self.top, (-sort_ts, -aid), key=lambda x: (-x[0], -x[1]))
+        self.top.insert(at, item)
+        self.ids.add(aid)
+        self.gen += 1
+        if len(self.top) > self.depth:
+            self.ids.discard(self.top.pop()[1])
+            self.truncated = True
+
+    def pack(self) -> bytes:
+        n = len(self.top)
+        return struct.pack(f"<{n}d{n}q", *(x[0] for x in self.top), *(x[1] for x in self.top))
+
+    @staticmethod
+    def unpack(data: bytes) -> list[tuple[float, int]]:
+        n = len(data) // 16
+        values = struct.unpack(f"<{n}d{n}q", data)
+        return list(zip(values[:n], values[n:], strict=True))
+
+
+def _load_states(conn: Connection, hashes: Iterable[str]) -> dict[str, RuleState]:
+    wanted = set(hashes)
+    out = {}
+    for row in conn.execute(sa.select(topic_state)):
+        if row.rules_hash in wanted:
+            out[row.rules_hash] = RuleState(row.scope, row.seq, row.depth, row.truncated,
+                                            row.gen, RuleState.unpack(row.top))
+    return out
+
+
+def _save_states(store: Store, states: dict[str, RuleState], keep: Iterable[str]) -> None:
+    """Write ``states``; forget the states of rules no longer configured."""
+    s = topic_state
+    with store.engine.begin() as conn:
+        known = {r[0] for r in conn.execute(sa.select(s.c.rules_hash))}
+        stale = known - set(keep)
+        gone = [*stale, *(h for h in states if h in known)]
+        for start in range(0, len(gone), 500):
+            conn.execute(sa.delete(s).where(s.c.rules_hash.in_(gone[start : start + 500])))
+        if states:
+            conn.execute(sa.insert(s), [
+                {"rules_hash": h, "scope": st.scope, "seq": st.seq, "depth": st.depth,
+                 "truncated": st.truncated, "gen": st.gen, "top": st.pack()}
+                for h, st in states.items()])
+
+
+def _sketch(article: Article) -> Sketch:
+    """The sketch of an article's body (or summary, or title), as dedup_text would give."""
+    for raw in (_body_text(article.text, article.content_html), article.summary, article.title):
+        folded = fold(raw)
+        if folded:
+            return Sketch.of(_NOT_WORD.sub("", folded))
+    return Sketch(frozenset(), 0)
 
 
 # Feed entries computed in this process, by everything they depend on (see Index._entries).
@@ -675,6 +961,9 @@ class Index:
         index = Index(config, store)
         index.update()                      # cheap: only new or changed articles
         entries = index.topic_entries(topic, now)
+
+    With no topic and no source filter, update() touches nothing: the ``all`` feed and the
+    source feeds read the newest articles straight from the store.
     """
 
     def __init__(self, config: Config, store: Store) -> None:
@@ -686,98 +975,262 @@ class Index:
         }
         self.topic_rules = {t.id: Rule.of_topic(t) for t in config.topics}
         self.names = {s.id: s.title or s.id for s in config.sources}
+        # The all feed must skip what source filters drop: with filters, it is a rule too.
+        self.all_rule = Rule() if self.filters else None
+        self.enabled = [s.id for s in config.sources if s.enabled]
+        self.scope = hashlib.sha256(json.dumps(
+            [INDEX_VERSION, sorted(self.enabled), sorted(r.hash for r in self.filters.values())]
+        ).encode()).hexdigest()[:32]
+        max_entries = config.output.max_entries
+        self.depth: dict[str, int] = {}
+        # Dedup reads past the limit (copies, and up to `limit` more candidates), so a rule
+        # keeps several times the limit; a feed that still runs out asks for more (_Deeper).
+        for t in config.topics:
+            h = self.topic_rules[t.id].hash
+            self.depth[h] = max(self.depth.get(h, 0), 4 * (t.limit or max_entries) + 100)
+        for rule in self.filters.values():
+            self.depth[rule.hash] = max(self.depth.get(rule.hash, 0), max_entries + 50)
+        if self.all_rule is not None:
+            h = self.all_rule.hash
+            self.depth[h] = max(self.depth.get(h, 0), 4 * max_entries + 100)
+        self.filter_hashes = {r.hash for r in self.filters.values()}
         self.seq = 0  # the index sequence number the results are up to, once updated
+        self.states: dict[str, RuleState] = {}
+        self._updated = False
+        self._ruleset: RuleSet | None = None
+        self._sketches: list[dict[str, Any]] = []
+
+    def _rules(self) -> list[Rule]:
+        return [*self.filters.values(), *self.topic_rules.values(),
+                *([self.all_rule] if self.all_rule else [])]
+
+    @property
+    def ruleset(self) -> RuleSet:
+        if self._ruleset is None:
+            self._ruleset = RuleSet(self._rules())
+        return self._ruleset
 
     def update(self) -> dict[str, int]:
-        """Index new articles and evaluate every rule over what it has not seen yet."""
-        refresh_index(self.store)
-        counts = update_matches(self.store, [*self.filters.values(), *self.topic_rules.values()])
+        """Fold new articles and bring every rule up to date; return how many articles each
+        topic and filter rule evaluated (every stored one for a new or changed rule)."""
+        self._updated = True
+        rules = self._rules()
+        if not rules:
+            return {}
+        ensure_tables(self.store)
+        ruleset = self.ruleset
+        _, top = refresh_index(self.store, ruleset.fields)
+        self.seq = top
+        hashes = list(ruleset.compiled)
         with self.store.engine.connect() as conn:
-            self.seq = conn.execute(sa.select(sa.func.max(article_index.c.seq))).scalar() or 0
-        return counts
+            states = _load_states(conn, hashes)
+        full = [h for h in hashes if h not in states or states[h].scope != self.scope
+                or states[h].depth < self.depth[h]]
+        counts = dict.fromkeys(hashes, 0)
+        changed: dict[str, RuleState] = {}
+        if full:
+            done = self._full(full, top, {h: states[h].gen for h in full if h in states})
+            for h, (st, n) in done.items():
+                states[h] = changed[h] = st
+                counts[h] = n
+        inc = [h for h in hashes if h not in changed and states[h].seq < top]
+        if inc:
+            counts.update(self._incremental(inc, states, top))
+            changed.update({h: states[h] for h in inc})
+        if changed or len(states) != len(hashes):
+            _save_states(self.store, changed, hashes)
+        self.states = states
+        wanted = {r.hash for r in (*self.filters.values(), *self.topic_rules.values())}
+        return {h: n for h, n in counts.items() if h in wanted}
 
-    def _query(self, rules_hash: str | None, source_ids: Sequence[str], since: float | None
-               ) -> Any:
-        a, i = articles_table, article_index
-        columns = [*a.c, i.c.url_key, i.c.sketch, i.c.shingles]
-        if rules_hash is None:
-            query = sa.select(*columns).select_from(a.outerjoin(i, i.c.article_id == a.c.id))
-            order = [a.c.sort_ts.desc(), a.c.id.desc()]
-            query = query.where(a.c.source_id.in_(list(source_ids)))
-            if since is not None:
-                query = query.where(a.c.sort_ts >= since)
-        else:
-            m = topic_matches
-            query = (
-                sa.select(*columns)
-                .select_from(m.join(a, a.c.id == m.c.article_id)
-                             .outerjoin(i, i.c.article_id == a.c.id))
-                .where(m.c.rules_hash == rules_hash, m.c.source_id.in_(list(source_ids)))
-            )
-            order = [m.c.sort_ts.desc(), m.c.article_id.desc()]
-            if since is not None:
-                query = query.where(m.c.sort_ts >= since)
-        return query.order_by(*order)
-
-    def _passing(self, conn: Connection) -> dict[str, set[int]]:
-        """Per filtered source, the ids of its articles that pass its filter."""
-        out: dict[str, set[int]] = {}
+    def _full(self, hashes: Sequence[str], top: int, gens: dict[str, int]
+              ) -> dict[str, tuple[RuleState, int]]:
+        """Evaluate ``hashes`` over every folded article: one pass, then bitsets."""
+        rules = {r.hash: r for r in self._rules()}
+        need = set(hashes) | self.filter_hashes
+        with self.store.engine.connect() as conn:
+            result = scan(conn, RuleSet(rules[h] for h in need))
+        universe = result.universe
+        eligible = 0
+        for sid in self.enabled:
+            eligible |= result.sources.get(sid, 0)
         for sid, rule in self.filters.items():
-            rows = conn.execute(sa.select(topic_matches.c.article_id)
-                                .where(topic_matches.c.rules_hash == rule.hash))
-            out[sid] = {r.article_id for r in rows}
+            eligible &= ~result.sources.get(sid, 0) | result.results[rule.hash]
+        out = {}
+        for h in hashes:
+            bits = result.results[h] if h in self.filter_hashes else (
+                result.results[h] & eligible & universe)
+            depth = self.depth[h]
+            positions = lowest_bits(bits, depth)
+            st = RuleState(self.scope, top, depth, bits.bit_count() > len(positions),
+                           gens.get(h, 0) + 1, [result.order[p] for p in positions])
+            out[h] = (st, len(result.order))
+        log.debug("evaluated %d rules over %d articles", len(hashes), len(result.order))
         return out
 
-    def _entries(self, rules_hash: str | None, source_ids: Sequence[str], limit: int,
-                 since: float | None, dedup_on: bool, prefer: Sequence[str]) -> list[Stored]:
-        # Nothing new indexed since the last cycle of this process: the same entries.
-        key = (self.store.location, self.seq, rules_hash, tuple(source_ids), limit, since,
-               dedup_on, tuple(prefer), tuple(sorted(r.hash for r in self.filters.values())),
-               tuple(self.names.items()))
-        if self.seq and key in _ENTRIES:
-            return _ENTRIES[key]
-        if len(_ENTRIES) > 2000:
-            _ENTRIES.clear()
-        _ENTRIES[key] = entries = self._compute(rules_hash, source_ids, limit, since, dedup_on,
-                                                prefer)
-        return entries
-
-    def _compute(self, rules_hash: str | None, source_ids: Sequence[str], limit: int,
-                 since: float | None, dedup_on: bool, prefer: Sequence[str]) -> list[Stored]:
+    def _incremental(self, hashes: Sequence[str], states: dict[str, RuleState], top: int
+                     ) -> dict[str, int]:
+        """Evaluate ``hashes`` over the articles folded since each last saw: O(new)."""
+        t = topic_text
+        counts = dict.fromkeys(hashes, 0)
+        low = min(states[h].seq for h in hashes)
+        only = set(hashes) | self.filter_hashes
+        enabled = set(self.enabled)
+        ruleset = self.ruleset
+        query = sa.select(t.c.article_id, t.c.seq, t.c.sort_ts, t.c.source_id, t.c.language,
+                          t.c.folded).where(t.c.seq > low)
         with self.store.engine.connect() as conn:
-            passing = self._passing(conn)
-            cands = (c for c in _candidates(conn, self._query(rules_hash, source_ids, since))
-                     if c.stored.source_id not in passing
-                     or c.article_id in passing[c.stored.source_id])
+            for row in conn.execution_options(yield_per=BATCH).execute(query):
+                matched = set(ruleset.evaluate(row.source_id, row.language,
+                                               row.folded.split(_SEP), only))
+                sid = row.source_id
+                f = self.filters.get(sid)
+                eligible = sid in enabled and (f is None or f.hash in matched)
+                for h in hashes:
+                    st = states[h]
+                    if row.seq <= st.seq:
+                        continue
+                    counts[h] += 1
+                    st.discard(row.article_id)
+                    if h in matched and (eligible or h in self.filter_hashes):
+                        st.add(row.sort_ts, row.article_id)
+        for h in hashes:
+            states[h].seq = top
+        return counts
+
+    def _deepen(self, h: str) -> None:
+        """Keep more matches of rule ``h``: a feed ran out of them (many copies or filters)."""
+        self.depth[h] = self.states[h].depth * 4
+        st, _ = self._full([h], self.seq, {h: self.states[h].gen})[h]
+        self.states[h] = st
+        _save_states(self.store, {h: st}, list(self.ruleset.compiled))
+
+    # -- candidates and entries -----------------------------------------------------------
+
+    def _load(self, conn: Connection, items: Sequence[tuple[float, int]]) -> list[Candidate]:
+        """Candidates for (sort_ts, id) pairs, in that order, with their sketches (computed
+        and kept now if missing: sketches are made only for articles that reach a feed)."""
+        a, s = articles_table, article_sketch
+        query = (sa.select(a, s.c.content_hash.label("sketch_hash"), s.c.url_key, s.c.sketch,
+                           s.c.shingles)
+                 .select_from(a.outerjoin(s, s.c.article_id == a.c.id))
+                 .where(a.c.id.in_([aid for _, aid in items])))
+        found: dict[int, Candidate] = {}
+        for row in conn.execute(query):
+            article = _article_from_row(row)
+            if row.sketch is not None and row.sketch_hash == row.content_hash:
+                sketch, key = Sketch.from_bytes(row.sketch, row.shingles), row.url_key
+            else:
+                sketch = _sketch(article)
+                key = url_key(article.canonical_url or article.url)
+                self._sketches.append({"article_id": row.id, "content_hash": row.content_hash,
+                                       "url_key": key, "sketch": sketch.to_bytes(),
+                                       "shingles": sketch.size})
+            found[row.id] = Candidate(Stored(row.source_id, article), row.id, row.sort_ts, key,
+                                      sketch)
+        return [found[aid] for _, aid in items if aid in found]
+
+    def _flush_sketches(self) -> None:
+        if not self._sketches:
+            return
+        rows, self._sketches = self._sketches, []
+        ids = [r["article_id"] for r in rows]
+        with self.store.engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                conn.execute(sa.delete(article_sketch).where(
+                    article_sketch.c.article_id.in_(ids[start : start + 500])))
+            conn.execute(sa.insert(article_sketch), rows)
+
+    def _rule_candidates(self, st: RuleState, since: float | None, first: int
+                         ) -> Generator[Candidate, None, None]:
+        items = st.top
+        n = len(items) if since is None else sum(1 for ts, _ in items if ts >= since)
+        with self.store.engine.connect() as conn:
+            start, size = 0, first
+            while start < n:
+                yield from self._load(conn, items[start : min(n, start + size)])
+                start, size = start + size, size * 2
+        if n == len(items) and st.truncated:
+            raise _Deeper
+
+    def _store_candidates(self, source_ids: Sequence[str], first: int
+                          ) -> Generator[Candidate, None, None]:
+        """The newest articles of ``source_ids``, straight from the store (no rule)."""
+        a = articles_table
+        with self.store.engine.connect() as conn:
+            offset, size = 0, first
+            while True:
+                items = [(r.sort_ts, r.id) for r in conn.execute(
+                    sa.select(a.c.sort_ts, a.c.id).where(a.c.source_id.in_(list(source_ids)))
+                    .order_by(a.c.sort_ts.desc(), a.c.id.desc()).limit(size).offset(offset))]
+                yield from self._load(conn, items)
+                if len(items) < size:
+                    return
+                offset, size = offset + size, size * 2
+
+    def _entries(self, rules_hash: str | None, limit: int, since: float | None,
+                 dedup_on: bool, prefer: Sequence[str]) -> list[Stored]:
+        if not self._updated:
+            self.update()
+        if rules_hash is None:
+            return self._compute(lambda: self._store_candidates(self.enabled, limit * 2),
+                                 limit, dedup_on, prefer)
+        while True:
+            st = self.states[rules_hash]
+            cut = len(st.top) if since is None else sum(1 for ts, _ in st.top if ts >= since)
+            # The same matches (gen counts every change to them) give the same entries.
+            key = (self.store.location, rules_hash, st.gen, st.seq, st.depth, cut, limit,
+                   dedup_on, tuple(prefer), self.scope, tuple(self.names.items()))
+            if key in _ENTRIES:
+                return _ENTRIES[key]
+            try:
+                entries = self._compute(
+                    lambda st=st: self._rule_candidates(st, since, limit * 2),  # type: ignore[misc]
+                    limit, dedup_on, prefer)
+            except _Deeper:
+                self._sketches.clear()
+                self._deepen(rules_hash)
+                continue
+            if len(_ENTRIES) > 2000:
+                _ENTRIES.clear()
+            _ENTRIES[key] = entries
+            return entries
+
+    def _compute(self, candidates: Callable[[], Generator[Candidate, None, None]], limit: int,
+                 dedup_on: bool, prefer: Sequence[str]) -> list[Stored]:
+        cands = candidates()
+        try:
             if not dedup_on:
-                return [c.stored for _, c in zip(range(limit), cands, strict=False)]
+                out = [c.stored for _, c in zip(range(limit), cands, strict=False)]
+                self._flush_sketches()
+                return out
             stories = dedup(cands, limit, prefer)
+        finally:
+            cands.close()
+        self._flush_sketches()
         order = [s.id for s in self.config.sources]
         shown = [(s, representative(s, prefer, order)) for s in stories]
         shown.sort(key=lambda sc: (sc[1].sort_ts, sc[1].article_id), reverse=True)
         return [also_at(s, c, self.names) for s, c in shown]
 
-    def _enabled(self) -> list[str]:
-        return [s.id for s in self.config.sources if s.enabled]
-
     def topic_entries(self, topic: Topic, now: datetime) -> list[Stored]:
         """The entries of a topic feed: matching, filtered, deduplicated, newest first."""
         limit = topic.limit or self.config.output.max_entries
         since = (now - topic.max_age).timestamp() if topic.max_age else None
-        return self._entries(self.topic_rules[topic.id].hash, self._enabled(), limit, since,
-                             topic.dedup, topic.prefer)
+        return self._entries(self.topic_rules[topic.id].hash, limit, since, topic.dedup,
+                             topic.prefer)
 
     def source_entries(self, source: Source) -> list[Stored]:
         """The entries of one source's feed, after its filter."""
         rule = self.filters.get(source.id)
         if rule is None:
             return self.store.latest(source.id, self.config.output.max_entries)
-        return self._entries(rule.hash, [source.id], self.config.output.max_entries, None,
-                             False, ())
+        return self._entries(rule.hash, self.config.output.max_entries, None, False, ())
 
     def all_entries(self) -> list[Stored]:
         """The entries of the ``all`` feed: every enabled source, filtered, deduplicated."""
-        return self._entries(None, self._enabled(), self.config.output.max_entries, None,
+        h = self.all_rule.hash if self.all_rule else None
+        return self._entries(h, self.config.output.max_entries, None,
                              self.config.output.dedup, ())
 
 
