@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -52,20 +53,107 @@ def _absolute(base: str | None):  # type: ignore[no-untyped-def]
     return attribute_filter
 
 
+# A URL attribute as nh3 (html5ever) writes it: always double quotes, `&` and `"` escaped.
+_URL_ATTRIBUTE = re.compile(r' (href|src|poster|cite)="([^"]*)"')
+# Absolute URLs that urljoin would return unchanged: the same scheme as an http(s) base (or
+# another scheme, which urljoin returns as is), no query, fragment, params or characters
+# urlsplit removes or rejects.
+_PLAIN_ABSOLUTE = re.compile(r"https?://[^/?#;\[\]\s]+(/[^?#;\s]*)?\Z")
+
+
+# A root-relative path (and query) that urljoin would only append to the base's origin: no
+# dot segments, params, fragment, empty query or characters urlsplit removes.
+_ROOT_RELATIVE = re.compile(r"/(?![/\\])[^#;?\s\\]*(\?[^#\s]+)?\Z")
+_DOT_SEGMENT = re.compile(r"/\.\.?(/|\?|\Z)")
+
+
+@lru_cache(maxsize=256)
+def _origin(base: str) -> str | None:
+    parts = urlsplit(base)
+    if parts.scheme in ("http", "https") and parts.netloc and "@" not in parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def _join(base: str, value: str) -> str:
+    """urljoin(base, value), without its cost for the common root-relative path."""
+    if _ROOT_RELATIVE.match(value) and not _DOT_SEGMENT.search(value):
+        origin = _origin(base)
+        if origin:
+            return origin + value
+    return urljoin(base, value)
+
+
+def _escape_attribute(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;").replace("\u00a0", "&nbsp;")
+
+
+def _resolve(base: str | None, match: re.Match[str]) -> str:
+    raw = match.group(2)
+    value = (html.unescape(raw) if "&" in raw else raw).strip()
+    if not _PLAIN_ABSOLUTE.match(value):
+        if base:
+            value = _join(base, value)
+        scheme = urlsplit(value).scheme
+        if scheme and scheme not in URL_SCHEMES:
+            return ""
+    return f' {match.group(1)}="{_escape_attribute(value)}"'
+
+
 def sanitize_html(fragment: str | None, base_url: str | None = None) -> str:
-    """Safe HTML with absolute URLs; script/style content and ruby annotations are dropped."""
+    """Safe HTML with absolute URLs; script/style content and ruby annotations are dropped.
+
+    nh3 runs once without a Python callback; URLs are resolved against ``base_url`` in one
+    pass over its output (a callback per attribute cost more than the sanitizing itself).
+    A fragment with a ``data:`` URL takes the callback, which knows the element (only
+    inline images may keep one).
+    """
     if not fragment:
         return ""
-    return nh3.clean(
+    if "data:" in fragment:
+        return nh3.clean(
+            fragment,
+            tags=TAGS,
+            clean_content_tags=CLEAN_CONTENT_TAGS,
+            attributes=ATTRIBUTES,
+            attribute_filter=_absolute(base_url),
+            url_schemes=URL_SCHEMES,
+            link_rel="noopener noreferrer",
+            strip_comments=True,
+        ).strip()
+    cleaned: str = nh3.clean(
         fragment,
         tags=TAGS,
         clean_content_tags=CLEAN_CONTENT_TAGS,
         attributes=ATTRIBUTES,
-        attribute_filter=_absolute(base_url),
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer",
         strip_comments=True,
-    ).strip()
+    )
+    if '="' in cleaned:
+        cleaned = _URL_ATTRIBUTE.sub(lambda m: _resolve(base_url, m), cleaned)
+    return cleaned.strip()
+
+
+# A tag in nh3's output: attribute values are double-quoted with `"` escaped (never `>`-free).
+_SERIALIZED_TAG = re.compile(r'<[^>"]*(?:"[^"]*"[^>"]*)*>')
+_BLOCK_END = re.compile(r"(?i)<(br|/p|/div|/li|/h\d|/tr|/figure|/figcaption)\b[^>]*>")
+
+
+def sanitized_text(fragment: str | None) -> str:
+    """:func:`html_to_text` of HTML that :func:`sanitize_html` wrote, without a second nh3 pass.
+
+    Its output is well-formed and serialized by html5ever (comments and script-like content
+    gone, text escaped), so stripping its tags is exact.
+    """
+    if not fragment:
+        return ""
+    if "<" in fragment:
+        fragment = _BLOCK_END.sub("\n", fragment)
+        fragment = _SERIALIZED_TAG.sub("", fragment)
+    text = html.unescape(fragment) if "&" in fragment else fragment
+    text = _SPACE.sub(" ", text)
+    return _NEWLINES.sub("\n", text).strip()
 
 
 def html_to_text(fragment: str | None) -> str:

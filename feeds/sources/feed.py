@@ -23,7 +23,7 @@ from feeds.errors import ParseError
 from feeds.extract.chinese import clean_text, convert
 from feeds.extract.dates import parse_feed_date
 from feeds.model import Article, Enclosure, Image, Person
-from feeds.sanitize import html_to_text, one_line, sanitize_html, shorten
+from feeds.sanitize import html_to_text, one_line, sanitize_html, sanitized_text, shorten
 from feeds.sources.fastfeed import parse_plain_feed
 from feeds.urls import canonical_url
 
@@ -180,11 +180,12 @@ def _finish(parsed: Mapping[str, Any], context: FeedContext, body: bytes,
     language = context.language or _language(feed.get("language"))
     entries = parsed.get("entries", [])
     guid_counts = Counter(e.get("id") for e in entries if e.get("id"))
-    link_counts = Counter(_link(e, context.url) for e in entries)
+    links = [_link(e, context.url) for e in entries]
+    link_counts = Counter(links)
     articles: list[Article] = []
     seen: set[str] = set()
-    for entry in entries:
-        article = _article(entry, context, language, guid_counts, link_counts)
+    for entry, link in zip(entries, links, strict=True):
+        article = _article(entry, context, language, guid_counts, link_counts, link)
         if article is None or article.key in seen:
             continue
         seen.add(article.key)
@@ -280,9 +281,9 @@ def _article(
     language: str | None,
     guid_counts: Counter[Any],
     link_counts: Counter[str | None],
+    link: str | None,
 ) -> Article | None:
     conversion = context.convert
-    link = _link(entry, context.url)
     base = link or context.url
     title = _text(entry.get("title"), conversion)
     contents = [c for c in entry.get("content", []) if c.get("value")]
@@ -303,7 +304,7 @@ def _article(
             or not content_base.startswith(("http://", "https://"))):
         content_base = base
     content_html = convert(clean_text(sanitize_html(raw_html, content_base)), conversion)
-    text = html_to_text(content_html)
+    text = sanitized_text(content_html)
     summary_source = summary_detail.get("value") if summary_detail else None
     summary = ""
     if summary_source:
