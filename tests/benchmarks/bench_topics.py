@@ -1,19 +1,28 @@
 """Benchmark: topic matching and dedup over 100,000 stored articles and 200 topics.
 
     python tests/benchmarks/bench_topics.py [--articles 100000] [--topics 200] [--keep DIR]
+                                            [--trace]
 
 Builds a SQLite store of synthetic Chinese and English news (a third in Traditional script,
-one in twenty a near copy of another), then times, with the peak memory (tracemalloc) of each:
+one in twenty a near copy of another) in a child process, then times each step and prints the
+process's peak RSS after it (the articles were generated in the child, so the parent's peak is
+the index's own). ``--trace`` adds tracemalloc's peak of each step (and slows it down).
 
-1. indexing: folding and sketching every article (once per article, at the first cycle),
-2. full re-evaluation: 200 new topic rules over every stored article, then every topic feed's
-   entries (selection and dedup), as when the whole topic configuration changed,
-3. incremental update: 1,000 new articles indexed and evaluated, and every topic feed again.
+0. a cycle with no topic and no filter: what the index costs then (nothing),
+1. first indexing: folding every article (once per article version; no sketches),
+2. full re-evaluation: 200 new topic rules over every stored article (one pass, bitsets), then
+   every topic feed's and the all feed's entries (newest matches, sketches made on demand,
+   dedup), as when the whole topic configuration changed; then again with other new rules,
+3. incremental update: 1,000 new articles folded and evaluated, and every feed again,
+4. a cycle with nothing new, in the same process (cached) and as a new process would run it.
+
+With ``--keep DIR`` an existing store in DIR is reused (its index dropped first).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
 import resource
 import sys
@@ -25,11 +34,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from feeds.config import parse_config
+from feeds import topics
+from feeds.config import Config, parse_config
 from feeds.extract.chinese import convert
 from feeds.model import Article
-from feeds.store import Store
-from feeds.topics import Index
+from feeds.store import Store, articles_table
+from feeds.topics import Index, refresh_index
 
 T = TypeVar("T")
 NOW = datetime(2024, 6, 7, tzinfo=UTC)
@@ -132,23 +142,60 @@ def make_topics(rng: random.Random, count: int, sources: list[str]) -> str:
     return "\n".join(lines)
 
 
-def measure(label: str, func: Callable[[], T]) -> T:
-    tracemalloc.start()
+def measure(label: str, func: Callable[[], T], trace: bool = False) -> T:
+    if trace:
+        tracemalloc.start()
     started = time.perf_counter()
     result = func()
     elapsed = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    extra = ""
+    if trace:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        extra = f"   traced peak {peak / 2**20:6.1f} MiB"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{label:<44} {elapsed:8.2f} s   peak {peak / 2**20:7.1f} MiB (max RSS {rss:.0f} MiB)")
+    print(f"{label:<58} {elapsed:7.2f} s   peak RSS {rss:5.0f} MiB{extra}", flush=True)
     return result
 
 
-def timed(label: str, func: Callable[[], T]) -> T:
+def build_store(directory: Path, articles: int, new: int, sources: list[str]) -> None:
+    """Generate and store the articles (run in a child process, so the parent's memory peak
+    is the index's). The ``new`` newest are left out, for the incremental step."""
+    rng = random.Random(7)
+    store = Store.open(directory / "db.sqlite")
     started = time.perf_counter()
-    result = func()
-    print(f"{label:<44} {time.perf_counter() - started:8.2f} s   (untraced)")
-    return result
+    generated = [make_article(rng, n) for n in range(articles + new)]
+    # One story in twenty is a near copy of another (another source, the other script).
+    for n in range(0, articles, 20):
+        a = generated[n + 1]
+        copy = generated[n]
+        generated[n] = Article(key=copy.key, url=copy.url, canonical_url=None,
+                               title=convert(a.title, "s2t"),
+                               text="中國臺灣網移動版 字號 " + convert(a.text or "", "s2t"),
+                               published=a.published, language=a.language)
+    old = generated[new:]
+    for i, source in enumerate(sources):
+        store.upsert(source, old[i :: len(sources)], NOW)
+    store.close()
+    print(f"store of {len(old)} articles from {len(sources)} sources built in "
+          f"{time.perf_counter() - started:.1f} s", flush=True)
+
+
+def new_articles(articles: int, new: int) -> list[Article]:
+    rng = random.Random(7)
+    return [make_article(rng, n) for n in range(new)]
+
+
+def make_config(directory: Path, sources: list[str], topics_yaml: str, all_feed: bool = True
+                ) -> Config:
+    source_yaml = "\n".join(f"  - {{id: {s}, url: 'https://{s}.example.cn/feed'}}"
+                            for s in sources)
+    return parse_config(
+        "store: {path: db.sqlite}\n"
+        f"output: {{max_entries: 50, all_feed: {str(all_feed).lower()}}}\n"
+        f"sources:\n{source_yaml}\n" + (f"topics:\n{topics_yaml}\n" if topics_yaml else ""),
+        "bench.yaml", directory,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,69 +204,78 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topics", type=int, default=200)
     parser.add_argument("--new", type=int, default=1_000)
     parser.add_argument("--keep", type=Path, help="build the store in DIR and keep it")
+    parser.add_argument("--trace", action="store_true", help="also measure with tracemalloc")
     args = parser.parse_args(argv)
-    rng = random.Random(42)
     directory = args.keep or Path(tempfile.mkdtemp(prefix="bench_topics."))
     directory.mkdir(parents=True, exist_ok=True)
     sources = [f"src{i}" for i in range(50)]
-    source_yaml = "\n".join(f"  - {{id: {s}, url: 'https://{s}.example.cn/feed'}}" for s in sources)
-    config = parse_config(
-        f"store: {{path: db.sqlite}}\noutput: {{max_entries: 50, all_feed: true}}\n"
-        f"sources:\n{source_yaml}\ntopics:\n{make_topics(rng, args.topics, sources)}\n",
-        "bench.yaml", directory,
-    )
+    new = new_articles(args.articles, args.new)
+    if (directory / "db.sqlite").exists():
+        store = Store.open(directory / "db.sqlite")
+        with store.engine.begin() as conn:
+            for name in ("topic_text", "topic_state", "topic_meta", "article_sketch"):
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+            conn.execute(articles_table.delete().where(
+                articles_table.c.key.in_([a.key for a in new])))
+        store.close()
+        print(f"reusing the store in {directory}")
+    else:
+        child = multiprocessing.get_context("fork").Process(
+            target=build_store, args=(directory, args.articles, args.new, sources))
+        child.start()
+        child.join()
+        if child.exitcode:
+            return 1
+    print(f"{args.topics} topics, store in {directory}", flush=True)
     store = Store.open(directory / "db.sqlite")
-    started = time.perf_counter()
-    articles = [make_article(rng, n) for n in range(args.articles + args.new)]
-    # One story in twenty is a near copy of another (another source, the other script).
-    for n in range(0, args.articles, 20):
-        a = articles[n + 1]
-        copy = articles[n]
-        articles[n] = Article(key=copy.key, url=copy.url, canonical_url=None,
-                              title=convert(a.title, "s2t"),
-                              text="中國臺灣網移動版 字號 " + convert(a.text or "", "s2t"),
-                              published=a.published, language=a.language)
-    old, new = articles[args.new :], articles[: args.new]
-    for i, source in enumerate(sources):
-        store.upsert(source, old[i :: len(sources)], NOW)
-    print(f"store of {len(old)} articles from {len(sources)} sources, {args.topics} topics: "
-          f"built in {time.perf_counter() - started:.1f} s ({directory})")
+    trace = args.trace
+    rng = random.Random(42)
 
+    bare = Index(make_config(directory, sources, "", all_feed=False), store)
+    measure("0. a cycle with no topic and no filter (update)", bare.update, trace)
+
+    config = make_config(directory, sources, make_topics(rng, args.topics, sources))
     index = Index(config, store)
-    from feeds.topics import refresh_index
+    fields = index.ruleset.fields
+    measure(f"1. first indexing: fold {args.articles} articles",
+            lambda: refresh_index(store, fields), trace)
 
-    measure("1. index (fold + sketch) every article", lambda: refresh_index(store))
+    def feeds(ix: Index, cfg: Config) -> int:
+        total = sum(len(ix.topic_entries(t, NOW)) for t in cfg.topics)
+        return total + len(ix.all_entries())
 
-    def feeds() -> int:
-        total = sum(len(index.topic_entries(t, NOW)) for t in config.topics)
-        return total + len(index.all_entries())
+    measure("2. full re-evaluation: match (one pass, bitsets)", index.update, trace)
+    measure("   then every feed (newest matches, sketches, dedup)",
+            lambda: feeds(index, config), trace)
+    other = make_config(directory, sources, make_topics(random.Random(43), args.topics, sources))
+    index2 = Index(other, store)
+    measure("2b. other new rules: match", index2.update, trace)
+    measure("   then every feed (sketches partly kept)", lambda: feeds(index2, other), trace)
 
-    def full() -> int:
-        index.update()
-        return feeds()
-
-    timed("2. full re-evaluation: match + feeds", full)
-    # Again with tracing, on fresh rule hashes (a new topic config) for the memory peak.
-    for t in config.topics:
-        index.topic_rules[t.id] = index.topic_rules[t.id].__class__(
-            **{**index.topic_rules[t.id].__dict__, "language": None}
-            if index.topic_rules[t.id].language else
-            {**index.topic_rules[t.id].__dict__, "exclude_sources": ("none",)})
-    measure("2. full re-evaluation: match + feeds", full)
-    from feeds import topics
-
-    topics._ENTRIES.clear()  # the per-process cache would answer without computing
-    timed("   of which the feeds alone (select + dedup)", feeds)
-
-    def incremental() -> int:
+    def incremental() -> dict[str, int]:
         for i, source in enumerate(sources):
             store.upsert(source, new[i :: len(sources)], NOW + timedelta(hours=1))
         counts = index.update()
         assert max(counts.values()) <= len(new), counts
-        return feeds()
+        return counts
 
-    measure(f"3. incremental: {len(new)} new articles + feeds", incremental)
-    timed("4. a cycle with nothing new (update + cached feeds)", full)
+    measure(f"3. incremental: {len(new)} new articles: store them", lambda: None)
+    measure(f"   incremental: fold + match {len(new)} new articles", incremental, trace)
+    measure("   then every feed", lambda: feeds(index, config), trace)
+
+    def again() -> int:
+        index.update()
+        return feeds(index, config)
+
+    measure("4. nothing new, same process: update + feeds", again, trace)
+
+    def fresh() -> int:
+        topics._ENTRIES.clear()
+        ix = Index(config, store)
+        ix.update()
+        return feeds(ix, config)
+
+    measure("   nothing new, a new process: update + feeds", fresh, trace)
     store.close()
     return 0
 
