@@ -154,6 +154,15 @@ topic_state = sa.Table(
     sa.Column("top", sa.LargeBinary, nullable=False),
 )
 
+# Per rule, the stories its feed showed (article ids, the copies of each) and a digest of
+# what they were computed from: a new process with the same matches skips dedup.
+topic_feed = sa.Table(
+    "topic_feed", index_metadata,
+    sa.Column("rules_hash", sa.String(32), primary_key=True),
+    sa.Column("digest", sa.String(32), nullable=False),
+    sa.Column("stories", sa.Text, nullable=False),
+)
+
 _SEP = "\x1f"
 # Tables of INDEX_VERSION 1: one row per (rule, matching article) was too slow to write.
 _OLD_TABLES = ("topic_matches", "topic_progress", "article_index")
@@ -776,12 +785,14 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
     by_url: dict[str, Story] = {}
     by_hash: dict[int, list[int]] = {}
     numbers: dict[int, int] = {}
+    story_hashes: dict[int, set[int]] = {}
+    window = DEDUP_WINDOW.total_seconds()
     extra = 0
     for cand in candidates:
         full = len(stories) >= limit
         if full:
             extra += 1
-            if extra > limit or cand.sort_ts < stories[-1].newest - DEDUP_WINDOW.total_seconds():
+            if extra > limit or cand.sort_ts < stories[-1].newest - window:
                 break
         story = by_url.get(cand.url_key) if cand.url_key else None
         if story is None and cand.sketch.hashes:
@@ -792,17 +803,30 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
                 holders for holders in map(by_hash.__getitem__, known)
                 if len(holders) <= MAX_HOLDERS))
             # Only stories sharing enough sketch hashes can reach the threshold; check those.
+            size = cand.sketch.size
             for n, count in shared.most_common():
                 if count < MIN_SHARED:
                     break
                 s = stories[n]
-                if abs(s.newest - cand.sort_ts) > DEDUP_WINDOW.total_seconds():
+                if abs(s.newest - cand.sort_ts) > window:
                     continue
                 # The first and the last copies met stand for the story: comparing with every
                 # copy of a much-syndicated story would cost more and find nothing new.
-                if any(same_story(m.sketch, cand.sketch) for m in {id(m): m for m in (
-                        s.members[0], s.members[-1])}.values()):
-                    story = s
+                first, last = s.members[0], s.members[-1]
+                for m in (first,) if first is last else (first, last):
+                    # `count` bounds the hashes shared with any one copy: most stories that
+                    # share template sentences are ruled out here, without comparing sketches.
+                    other = m.sketch
+                    if not other.hashes:
+                        continue
+                    j = count / min(SKETCH_K, len(other.hashes) + len(cand.sketch.hashes) - count)
+                    if j * (other.size + size) < DUPLICATE_CONTAINMENT * (1 + j) * min(
+                            other.size, size):
+                        continue
+                    if same_story(other, cand.sketch):
+                        story = s
+                        break
+                if story is not None:
                     break
         if story is None:
             if full:
@@ -815,10 +839,15 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
         story.members.append(cand)
         if cand.url_key:
             by_url.setdefault(cand.url_key, story)
-        for h in cand.sketch.hashes:
-            holders = by_hash.setdefault(h, [])
-            if not holders or holders[-1] != number:
-                holders.append(number)
+        held = story_hashes.get(number)
+        if held is None:
+            story_hashes[number] = set(cand.sketch.hashes)
+            new = cand.sketch.hashes
+        else:
+            new = cand.sketch.hashes - held
+            held |= new
+        for h in new:
+            by_hash.setdefault(h, []).append(number)
     return stories
 
 
@@ -1009,6 +1038,7 @@ class Index:
         self._sketches: list[dict[str, Any]] = []
         # Candidates read in this cycle, by article id: topics share many of their newest.
         self._candidates: dict[int, Candidate] = {}
+        self._feeds: dict[str, tuple[str, list[list[int]]]] | None = None
 
     def _rules(self) -> list[Rule]:
         return [*self.filters.values(), *self.topic_rules.values(),
@@ -1187,43 +1217,79 @@ class Index:
         if not self._updated:
             self.update()
         if rules_hash is None:
-            return self._compute(lambda: self._store_candidates(self.enabled, limit * 2),
-                                 limit, dedup_on, prefer)
+            return self._finish(self._compute(
+                lambda: self._store_candidates(self.enabled, limit * 2), limit, dedup_on,
+                prefer), prefer)
         while True:
             st = self.states[rules_hash]
             cut = len(st.top) if since is None else sum(1 for ts, _ in st.top if ts >= since)
             # The same matches (gen counts every change to them) give the same entries.
-            key = (self.store.location, rules_hash, st.gen, st.seq, st.depth, cut, limit,
-                   dedup_on, tuple(prefer), self.scope, tuple(self.names.items()))
-            if key in _ENTRIES:
-                return _ENTRIES[key]
-            try:
-                entries = self._compute(
-                    lambda st=st: self._rule_candidates(st, since, limit + 10),  # type: ignore[misc]
-                    limit, dedup_on, prefer)
-            except _Deeper:
-                self._sketches.clear()
-                self._deepen(rules_hash)
-                continue
+            key = (rules_hash, st.gen, st.seq, st.depth, cut, limit, dedup_on, tuple(prefer),
+                   self.scope)
+            memo = (self.store.location, *key, tuple(self.names.items()))
+            if memo in _ENTRIES:
+                return _ENTRIES[memo]
+            digest = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+            saved = self._saved_feeds().get(rules_hash)
+            if saved is not None and saved[0] == digest:
+                # Written by an earlier process from the same matches: no dedup, no sketches.
+                with self.store.engine.connect() as conn:
+                    loaded = {c.article_id: c for c in self._load(
+                        conn, [(0.0, aid) for ids in saved[1] for aid in ids])}
+                stories = [Story([loaded[aid] for aid in ids if aid in loaded])
+                           for ids in saved[1]]
+                stories = [story for story in stories if story.members]
+            else:
+                try:
+                    stories = self._compute(
+                        lambda st=st: self._rule_candidates(st, since, limit + 10),  # type: ignore[misc]
+                        limit, dedup_on, prefer)
+                except _Deeper:
+                    self._sketches.clear()
+                    self._deepen(rules_hash)
+                    continue
+                self._save_feed(rules_hash, digest, stories)
+            entries = self._finish(stories, prefer)
             if len(_ENTRIES) > 2000:
                 _ENTRIES.clear()
-            _ENTRIES[key] = entries
+            _ENTRIES[memo] = entries
             return entries
 
+    def _saved_feeds(self) -> dict[str, tuple[str, list[list[int]]]]:
+        if self._feeds is None:
+            with self.store.engine.connect() as conn:
+                self._feeds = {r.rules_hash: (r.digest, json.loads(r.stories))
+                               for r in conn.execute(sa.select(topic_feed))}
+        return self._feeds
+
+    def _save_feed(self, rules_hash: str, digest: str, stories: list[Story]) -> None:
+        ids = [[c.article_id for c in story.members] for story in stories]
+        self._saved_feeds()[rules_hash] = (digest, ids)
+        f = topic_feed
+        with self.store.engine.begin() as conn:
+            conn.execute(sa.delete(f).where(f.c.rules_hash == rules_hash))
+            conn.execute(sa.insert(f).values(rules_hash=rules_hash, digest=digest,
+                                             stories=json.dumps(ids)))
+
     def _compute(self, candidates: Callable[[], Generator[Candidate, None, None]], limit: int,
-                 dedup_on: bool, prefer: Sequence[str]) -> list[Stored]:
+                 dedup_on: bool, prefer: Sequence[str]) -> list[Story]:
+        """The stories of a feed (one candidate each without dedup), newest first."""
         cands = candidates()
         try:
             if not dedup_on:
-                out = [c.stored for _, c in zip(range(limit), cands, strict=False)]
-                self._flush_sketches()
-                return out
-            stories = dedup(cands, limit, prefer)
+                stories = [Story([c]) for _, c in zip(range(limit), cands, strict=False)]
+            else:
+                stories = dedup(cands, limit, prefer)
         finally:
             cands.close()
         self._flush_sketches()
+        return stories
+
+    def _finish(self, stories: list[Story], prefer: Sequence[str]) -> list[Stored]:
         order = [s.id for s in self.config.sources]
         shown = [(s, representative(s, prefer, order)) for s in stories]
+        if all(len(s.members) == 1 for s in stories):
+            return [c.stored for _, c in shown]
         shown.sort(key=lambda sc: (sc[1].sort_ts, sc[1].article_id), reverse=True)
         return [also_at(s, c, self.names) for s, c in shown]
 
