@@ -2,8 +2,9 @@
 
 The flow, as a pipeline::
 
-    articles | index (fold + sketch, once per article version) | match (all rules, one pass)
-             | select (newest first, filters, max_age) | dedup (canonical URL, near-duplicate text)
+    articles | fold (once per article version) | match (new articles; every article for a new
+             rule) | newest matches per rule (filters, max_age) | sketch (candidates only)
+             | dedup (canonical URL, near-duplicate text)
 
 *Folding.* Keywords and article text are compared after NFKC, case folding and Traditional to
 Simplified conversion (OpenCC ``t2s``), so ``青岛`` matches ``青島`` and ``ＱＩＮＧＤＡＯ``.
@@ -11,12 +12,15 @@ Latin keywords match whole words: ``Taiwan`` does not match ``Taiwanese`` unless
 written ``Taiwan*`` or the topic sets ``word_boundaries: false``. Regular expressions see the
 folded text too (lower case, Simplified), so one pattern catches both scripts.
 
-*Speed.* The folded text and a near-duplicate sketch of every article are computed once and kept
-in the ``article_index`` table. Every keyword of every rule goes into one Aho-Corasick automaton
-(pyahocorasick), so an article is scanned once however many topics there are; the result of each
-rule is kept in ``topic_matches`` under a hash of the rule, with the index sequence number it has
-seen. A cycle therefore evaluates only articles that are new or changed; a rule whose text
-changed gets a new hash and is evaluated afresh over every stored article.
+*Speed.* Nothing is indexed while no topic or source filter is configured. Otherwise the
+fields rules read are folded once per article version into ``topic_text`` (in batches, so memory
+stays bounded). Every keyword of every rule goes into one Aho-Corasick automaton (pyahocorasick):
+a new or changed rule costs one pass over the folded text, giving per keyword the set of
+matching positions (a bitset: a Python int), and each rule is then a few set operations. No row
+per (rule, article) is written: a rule keeps only its newest matches that may reach a feed
+(``topic_state``, a few kilobytes), which a cycle updates with the new articles alone. Sketches
+for dedup are made only for the candidates of a feed, and kept; the stories a feed showed are
+kept with a digest of their inputs, so an unchanged feed costs no dedup in the next process.
 
 *Dedup.* Two entries are the same story when their canonical URLs agree, or when their folded
 texts (t2s, punctuation and spaces dropped) are near duplicates: a bottom-k MinHash sketch over

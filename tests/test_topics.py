@@ -284,3 +284,133 @@ def test_bundled_example_qingdao_topic_has_each_story_once(tmp_path: Path) -> No
     for feed in config.output_dir.rglob("*.atom"):
         url = config.output.base_url + str(feed.relative_to(config.output_dir))
         assert problems(feed.read_bytes(), url) == [], feed
+
+
+# -- the index: one pass for new rules, new articles only afterwards ---------------------------
+
+
+def test_no_topic_and_no_filter_index_nothing(tmp_path: Path, store: Store) -> None:
+    """Without topics or source filters, update() folds nothing and writes no index."""
+    import sqlalchemy as sa
+
+    config = parse_config("sources:\n  - {id: alpha, url: 'https://alpha.example.org/f'}\n",
+                          "c.yaml", tmp_path)
+    store.upsert("alpha", [art("a1", "青岛新闻", STORY)], NOW)
+    assert Index(config, store).update() == {}
+    with store.engine.connect() as conn:
+        assert "topic_text" not in sa.inspect(conn).get_table_names()
+
+
+def test_one_pass_evaluation_agrees_with_per_article_matching(tmp_path: Path,
+                                                              store: Store) -> None:
+    """The bitset evaluation of new rules over all stored articles gives exactly the
+    articles that matching each article on its own gives (keywords, all, none, regex,
+    fields, sources, language, word boundaries)."""
+    import random
+
+    from feeds.topics import RuleSet, scan
+
+    rng = random.Random(3)
+    words = ["青岛", "青島", "济南", "地铁", "啤酒", "Taiwan", "Taiwanese", "port", "港口", "会议"]
+    by_source: dict[str, list[Article]] = {"alpha": [], "beta": []}
+    for n in range(300):
+        title = " ".join(rng.sample(words, 2))
+        text = "".join(rng.sample(words, 3)) + " " + " ".join(rng.sample(words, 2))
+        by_source[rng.choice(["alpha", "beta"])].append(
+            art(f"a{n}", title, text, n, language=rng.choice(["zh-CN", "en", None]),
+                categories=(rng.choice(words),)))
+    for sid, articles in by_source.items():
+        store.upsert(sid, articles, NOW)
+    topics = "\n".join(f"  - {{id: t{i}, {rule}}}" for i, rule in enumerate([
+        "any: [青岛, port]", "all: [青岛, 地铁]", "any: [济南], none: [啤酒]",
+        "regex: ['青岛.{0,4}地铁']", "regex: ['(港口|啤酒)']", "any: [Taiwan]",
+        "any: [Taiwan], word_boundaries: false", "any: ['Taiwan*'], language: en",
+        "any: [会议], fields: [title]", "any: [地铁], sources: [beta]",
+        "any: [地铁], exclude_sources: [beta]", "none: [青岛]",
+    ]))
+    config = make_config(tmp_path, topics)
+    index = Index(config, store)
+    index.update()
+    ruleset = RuleSet(index.topic_rules.values())
+    with store.engine.connect() as conn:
+        result = scan(conn, ruleset)
+    stored = {s.article.key: s for s in store.iter_articles()}
+    ids = {row_id: key for key, row_id in _ids(store).items()}
+    for t in config.topics:
+        h = index.topic_rules[t.id].hash
+        bits = result.results[h]
+        got = {ids[aid] for p, (_, aid) in enumerate(result.order) if bits >> p & 1}
+        want = {k for k, s in stored.items() if matches(t, s.article, s.source_id)}
+        assert got == want, t.id
+        assert want, t.id  # every rule matches something: the comparison means something
+
+
+def _ids(store: Store) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    from feeds.store import articles_table
+
+    with store.engine.connect() as conn:
+        return {r.key: r.id for r in conn.execute(sa.select(articles_table.c.key,
+                                                             articles_table.c.id))}
+
+
+@pytest.mark.parametrize(("pattern", "literal"), [
+    ("青岛.{0,6}地铁", "青岛"), ("Qingdao\\s+port", "qingdao"), ("(a|b)c", "c"),
+    ("a|bc", None), ("[青岛]", None), ("地铁?", "地"),
+])
+def test_regex_literal_prefilter(pattern: str, literal: str | None) -> None:
+    """A regular expression runs only where the literal every match contains occurs."""
+    from feeds.topics import required_literal
+
+    assert required_literal(pattern) == literal
+
+
+def test_a_new_process_gets_the_same_feed_without_dedup(tmp_path: Path, store: Store) -> None:
+    """The stories of an unchanged topic are read back in a new process, equal to the ones
+    computed (also-at links included), with no sketch computed again."""
+    import sqlalchemy as sa
+
+    from feeds import topics
+    from feeds.extract.chinese import convert
+
+    config = make_config(tmp_path, "  - {id: qingdao, any: [青岛]}")
+    store.upsert("alpha", [art("orig", "青岛地铁6号线通过验收", STORY, 5)], NOW)
+    store.upsert("beta", [art("copy", convert("青岛地铁6号线通过验收", "s2t"),
+                              convert(STORY, "s2t"), 1)], NOW)
+    first = Index(config, store)
+    first.update()
+    entries = first.topic_entries(config.topics[0], NOW)
+    assert len(entries) == 1 and "also-at" in (entries[0].article.content_html or "")
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(topics.article_sketch))
+    topics._ENTRIES.clear()
+    again = Index(config, store)
+    again.update()
+    assert again.topic_entries(config.topics[0], NOW) == entries
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(
+            topics.article_sketch)).scalar() == 0
+
+
+def test_a_feed_that_runs_out_of_kept_matches_asks_for_more(tmp_path: Path,
+                                                           store: Store) -> None:
+    """When copies use up the newest matches a rule keeps, the rule keeps more, and the
+    feed still shows `limit` stories."""
+    from feeds import topics
+
+    config = make_config(tmp_path, "  - {id: t, any: [青岛], limit: 3}")
+    texts = [f"青岛第{n}条新闻：" + "".join(f"内容{n}句子{k}不同。" for k in range(12))
+             for n in range(4)]
+    # Each story three times (three URLs), newest first: 12 matches for 4 stories.
+    store.upsert("alpha", [art(f"s{n}c{c}", f"青岛{n}", texts[n], n * 3 + c)
+                           for n in range(4) for c in range(3)], NOW)
+    index = Index(config, store)
+    index.depth[index.topic_rules["t"].hash] = 2  # far too few for 3 stories
+    index.update()
+    h = index.topic_rules["t"].hash
+    assert len(index.states[h].top) == 2 and index.states[h].truncated
+    topics._ENTRIES.clear()
+    shown = index.topic_entries(config.topics[0], NOW)
+    assert [s.article.title for s in shown] == ["青岛0", "青岛1", "青岛2"]
+    assert index.states[h].depth > 2
