@@ -790,13 +790,15 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
     by_hash: dict[int, list[int]] = {}
     numbers: dict[int, int] = {}
     story_hashes: dict[int, set[int]] = {}
+    newest: list[float] = []  # per story, its newest copy's sort_ts
+    ends: list[tuple[Sketch, ...]] = []  # per story, the sketches of its first and last copies
     window = DEDUP_WINDOW.total_seconds()
     extra = 0
     for cand in candidates:
         full = len(stories) >= limit
         if full:
             extra += 1
-            if extra > limit or cand.sort_ts < stories[-1].newest - window:
+            if extra > limit or cand.sort_ts < newest[-1] - window:
                 break
         story = by_url.get(cand.url_key) if cand.url_key else None
         if story is None and cand.sketch.hashes:
@@ -807,28 +809,25 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
                 holders for holders in map(by_hash.__getitem__, known)
                 if len(holders) <= MAX_HOLDERS))
             # Only stories sharing enough sketch hashes can reach the threshold; check those.
-            size = cand.sketch.size
+            size, held_here, ts = cand.sketch.size, len(cand.sketch.hashes), cand.sort_ts
             for n, count in shared.most_common():
                 if count < MIN_SHARED:
                     break
-                s = stories[n]
-                if abs(s.newest - cand.sort_ts) > window:
+                if abs(newest[n] - ts) > window:
                     continue
                 # The first and the last copies met stand for the story: comparing with every
                 # copy of a much-syndicated story would cost more and find nothing new.
-                first, last = s.members[0], s.members[-1]
-                for m in (first,) if first is last else (first, last):
+                for other in ends[n]:
                     # `count` bounds the hashes shared with any one copy: most stories that
                     # share template sentences are ruled out here, without comparing sketches.
-                    other = m.sketch
                     if not other.hashes:
                         continue
-                    j = count / min(SKETCH_K, len(other.hashes) + len(cand.sketch.hashes) - count)
+                    j = count / min(SKETCH_K, len(other.hashes) + held_here - count)
                     if j * (other.size + size) < DUPLICATE_CONTAINMENT * (1 + j) * min(
                             other.size, size):
                         continue
                     if same_story(other, cand.sketch):
-                        story = s
+                        story = stories[n]
                         break
                 if story is not None:
                     break
@@ -838,8 +837,12 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
             story = Story()
             stories.append(story)
             numbers[id(story)] = number = len(stories) - 1
+            newest.append(cand.sort_ts)
+            ends.append((cand.sketch,))
         else:
             number = numbers[id(story)]
+            newest[number] = max(newest[number], cand.sort_ts)
+            ends[number] = (story.members[0].sketch, cand.sketch)
         story.members.append(cand)
         if cand.url_key:
             by_url.setdefault(cand.url_key, story)
