@@ -12,19 +12,28 @@ broken source never stops the others.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 
 from feeds.config import Config, Source
-from feeds.errors import FeedsError, GoneError, SourceError
+from feeds.errors import FeedsError, GoneError, ParseError, SourceError
 from feeds.fetch import FetchCancelled, Fetcher, Response
 from feeds.model import Article
-from feeds.sources.feed import FeedContext, parse_feed
+from feeds.sources.feed import (
+    FeedContext,
+    ParsedFeed,
+    ParseFailure,
+    parse_feed,
+    parse_feed_outcome,
+)
 from feeds.store import SourceState, Store
 
 log = logging.getLogger(__name__)
@@ -33,6 +42,59 @@ log = logging.getLogger(__name__)
 draw_jitter: Callable[[], float] = random.random
 # Unchanged sources whose states run_cycle saves in one transaction.
 STATE_BATCH = 250
+
+
+# Parsing is pure CPU work under the GIL, so threads cannot spread it over cores. A cycle with
+# at least PARSE_POOL_MIN_SOURCES sources parses feed bodies in PARSE_PROCESSES worker
+# processes (fetching and storing stay in threads). The pool starts on the first body that
+# needs parsing: a cycle of 304s starts none.
+PARSE_PROCESSES = min(2, os.cpu_count() or 1)
+PARSE_POOL_MIN_SOURCES = 50
+
+
+class ParsePool:
+    """:func:`parse_feed` in worker processes, started on first use. Usage::
+
+        pool = ParsePool(2)
+        parsed = pool.parse(body, context, content_type)   # from any thread
+        pool.close()
+    """
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self._executor: ProcessPoolExecutor | None = None
+        self._broken = False
+        self._lock = threading.Lock()
+
+    def parse(self, body: bytes, context: FeedContext, content_type: str | None) -> ParsedFeed:
+        with self._lock:
+            if self._executor is None and not self._broken:
+                # spawn, not fork: the poll threads may hold locks a forked child would inherit.
+                self._executor = ProcessPoolExecutor(
+                    self.processes, mp_context=multiprocessing.get_context("spawn"))
+            executor = None if self._broken else self._executor
+        if executor is None:
+            return parse_feed(body, context, content_type)
+        try:
+            outcome = executor.submit(parse_feed_outcome, body, context, content_type).result()
+        except BrokenProcessPool:
+            log.warning("a parser process died; parsing in this process from now on")
+            with self._lock:
+                self._broken = True
+            return parse_feed(body, context, content_type)
+        if isinstance(outcome, ParseFailure):
+            raise ParseError(outcome.source_id, outcome.url, outcome.message)
+        return outcome
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+# The pool of the cycle that run_cycle is running, if any (collect_feed uses it).
+_parse_pool: ParsePool | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +144,9 @@ def collect_feed(
         language=source.language,
         convert=source.convert,
     )
-    parsed = parse_feed(response.body, context, response.content_type)
+    pool = _parse_pool
+    parsed = (pool.parse if pool is not None else parse_feed)(
+        response.body, context, response.content_type)
     if parsed.warning:
         log.debug("%s: feed has errors but was read: %s", source.id, parsed.warning)
     ttl = timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else None
@@ -334,8 +398,15 @@ def run_cycle(
             on_result(result)
         return result
 
+    global _parse_pool
+    parse_pool = None
+    if _parse_pool is None and PARSE_PROCESSES > 1 and len(todo) >= PARSE_POOL_MIN_SOURCES:
+        parse_pool = _parse_pool = ParsePool(PARSE_PROCESSES)
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
             return list(pool.map(one, todo))
     finally:
+        if parse_pool is not None:
+            _parse_pool = None
+            parse_pool.close()
         flush()

@@ -69,6 +69,25 @@ def parse_feed(body: bytes, context: FeedContext, content_type: str | None = Non
     return _finish(parsed, context, body, warning)
 
 
+@dataclass(frozen=True)
+class ParseFailure:
+    """A ParseError as a worker process sends it back (exceptions with required arguments do
+    not survive pickling)."""
+
+    source_id: str
+    url: str
+    message: str
+
+
+def parse_feed_outcome(body: bytes, context: FeedContext, content_type: str | None = None
+                       ) -> ParsedFeed | ParseFailure:
+    """:func:`parse_feed` for a worker process: a ParseError comes back as a value."""
+    try:
+        return parse_feed(body, context, content_type)
+    except ParseError as e:
+        return ParseFailure(e.source_id, e.url, e.message)
+
+
 def _xml_feed(body: bytes, context: FeedContext, content_type: str | None) -> Mapping[str, Any]:
     headers = {"content-location": context.url}
     override = feed_charset_override(body, content_type)

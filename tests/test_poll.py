@@ -1,0 +1,91 @@
+"""Parser processes, batched state saves and store revisions give what serial polls give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import LocalServer
+
+from feeds import poll
+from feeds.config import parse_config
+from feeds.fetch import Fetcher
+from feeds.poll import run_cycle
+from feeds.store import Store
+
+NOW = datetime(2024, 12, 5, 8, 0, tzinfo=UTC)
+
+
+def rss(n: int) -> str:
+    items = "".join(
+        f"<item><title>Story {n}.{i}</title><link>https://example.org/{n}/{i}</link>"
+        f"<guid>https://example.org/{n}/{i}</guid><description>&lt;p&gt;Body {i} "
+        f'&lt;a href="/rel/{i}"&gt;more&lt;/a&gt;&lt;/p&gt;</description>'
+        f"<pubDate>Thu, 05 Dec 2024 0{i}:00:00 GMT</pubDate></item>"
+        for i in range(3)
+    )
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {n}</title>'
+            f"<link>https://example.org/</link>{items}</channel></rss>")
+
+
+def make(tmp_path: Path, server: LocalServer, count: int) -> tuple[object, Store]:
+    for n in range(count):
+        server.add(f"/{n}.rss", rss(n), headers={"Content-Type": "application/rss+xml"})
+    server.add("/broken.rss", "<html><body>not a feed</body></html>")
+    lines = ["defaults: {allow_private: true, jitter: 0}",
+             "output: {dir: out, base_url: 'https://feeds.example.org/'}",
+             "store: {path: feeds.db}", "sources:"]
+    lines += [f"  - {{id: s{n}, url: '{server.url(f'/{n}.rss')}'}}" for n in range(count)]
+    lines.append(f"  - {{id: broken, url: '{server.url('/broken.rss')}'}}")
+    config = parse_config("\n".join(lines) + "\n", "test.yaml", tmp_path)
+    return config, Store.open(config.store_path)
+
+
+def articles(store: Store, source_id: str) -> list[tuple[str, str | None, str | None]]:
+    return [(s.article.key, s.article.content_html, s.article.content_hash)
+            for s in store.latest(source_id, 50)]
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_parser_processes_store_what_threads_store(tmp_path: Path, http_server: LocalServer,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   processes: int) -> None:
+    """Parsing in worker processes stores the same articles and reports a bad feed the same."""
+    monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 1)
+    monkeypatch.setattr(poll, "PARSE_PROCESSES", processes)
+    config, store = make(tmp_path / str(processes), http_server, 3)
+    try:
+        results = {r.source_id: r for r in run_cycle(config, store, Fetcher(), NOW)}  # type: ignore[arg-type]
+        assert results["broken"].error_kind == "ParseError"
+        assert "not a feed" in (results["broken"].error or "")
+        assert [results[f"s{n}"].new for n in range(3)] == [3, 3, 3]
+        stored = articles(store, "s1")
+        assert stored[0][1] == ('<p>Body 2 <a href="https://example.org/rel/2" '
+                                'rel="noopener noreferrer">more</a></p>')
+        assert poll._parse_pool is None  # the cycle's pool is closed with the cycle
+    finally:
+        store.close()
+
+
+def test_unchanged_polls_save_states_and_keep_revisions(tmp_path: Path,
+                                                        http_server: LocalServer) -> None:
+    """A cycle of 304s saves every source's success time; revisions move only on new articles."""
+    config, store = make(tmp_path, http_server, 2)
+    try:
+        run_cycle(config, store, Fetcher(), NOW)  # type: ignore[arg-type]
+        revisions = store.revisions()
+        assert revisions == {"s0": 1, "s1": 1}
+        later = datetime(2024, 12, 5, 9, 0, tzinfo=UTC)
+        results = run_cycle(config, store, Fetcher(), later)  # type: ignore[arg-type]
+        assert {r.status for r in results if r.source_id != "broken"} == {"not modified"}
+        states = store.states()
+        assert states["s0"].last_success == later and states["s1"].last_success == later
+        assert store.revisions() == revisions
+        http_server.add("/0.rss", rss(0).replace("Story 0.1", "Story 0.1, corrected"),
+                        headers={"Content-Type": "application/rss+xml",
+                                 "Last-Modified": "Thu, 05 Dec 2024 08:30:00 GMT"})
+        run_cycle(config, store, Fetcher(), later)  # type: ignore[arg-type]
+        assert store.revisions() == {"s0": 2, "s1": 1}
+    finally:
+        store.close()
