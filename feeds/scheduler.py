@@ -30,6 +30,7 @@ import html
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,14 +38,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
-
-from feeds import metrics
 from feeds.config import Config, Source, load_config
 from feeds.errors import ConfigError, LockedError, StoreError
 from feeds.fetch import FetchCancelled, Fetcher, HostLimiter
@@ -52,6 +47,9 @@ from feeds.model import Article
 from feeds.poll import PollResult, draw_jitter, poll_source, run_cycle, source_due_after
 from feeds.publish import FeedSpec, publish_all, render_atom, write_atomic
 from feeds.store import HealthEvent, SourceState, Store, Stored
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +160,20 @@ def health_spec(config: Config, events: Sequence[HealthEvent]) -> FeedSpec:
     )
 
 
+def recording_metrics() -> Any:
+    """feeds.metrics if this process has loaded it, else None.
+
+    Its counters are read only through /metrics, and serve.py imports it; a process that
+    serves nothing (``feeds run --once``, a service without --serve) does not load
+    prometheus_client just to count.
+    """
+    return sys.modules.get("feeds.metrics")
+
+
 def check_service_config(config: Config) -> list[str]:
     """Problems the schema cannot see but the service must refuse (bad cron expressions)."""
+    from apscheduler.triggers.cron import CronTrigger
+
     problems = []
     for source in config.sources:
         if source.cron:
@@ -263,14 +273,7 @@ class Service:
         self.limiter = HostLimiter(config.defaults.per_host,
                                    config.defaults.host_delay.total_seconds())
         self.fetcher = make_service_fetcher(config, self.limiter)
-        self.scheduler = BackgroundScheduler(
-            executors={
-                "default": ThreadPoolExecutor(self.workers),
-                "publish": ThreadPoolExecutor(1),
-            },
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-            timezone=UTC,
-        )
+        self._scheduler: BackgroundScheduler | None = None
         self.publish_every = publish_every
         self._lock = threading.Lock()
         self._running: set[str] = set()
@@ -280,18 +283,41 @@ class Service:
 
     # -- scheduling
 
+    @property
+    def scheduler(self) -> BackgroundScheduler:
+        """The APScheduler of the service, made on first use (``run_once`` needs none)."""
+        if self._scheduler is None:
+            from apscheduler.executors.pool import ThreadPoolExecutor
+            from apscheduler.schedulers.background import BackgroundScheduler
+
+            self._scheduler = BackgroundScheduler(
+                executors={
+                    "default": ThreadPoolExecutor(self.workers),
+                    "publish": ThreadPoolExecutor(1),
+                },
+                job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+                timezone=UTC,
+            )
+        return self._scheduler
+
     def _schedule(self, source_id: str, due: datetime) -> None:
+        from apscheduler.triggers.date import DateTrigger
+
         self.scheduler.add_job(
             self._poll_job, trigger=DateTrigger(run_date=due), args=[source_id],
             id=source_id, name=f"poll {source_id}", replace_existing=True,
         )
 
     def _unschedule(self, source_id: str) -> None:
+        from apscheduler.jobstores.base import JobLookupError
+
         with contextlib.suppress(JobLookupError):
             self.scheduler.remove_job(source_id)
 
     def due_times(self) -> dict[str, datetime]:
         """The scheduled due time of each source (for tests and debugging)."""
+        from apscheduler.triggers.date import DateTrigger
+
         return {
             job.id: job.trigger.run_date for job in self.scheduler.get_jobs()
             if isinstance(job.trigger, DateTrigger)
@@ -357,7 +383,9 @@ class Service:
             self._reschedule(source_id, now + config.interval(source))
             return
         self.polls += 1
-        metrics.record_poll(result)
+        metrics = recording_metrics()
+        if metrics is not None:
+            metrics.record_poll(result)
         note = f" ({result.error})" if result.error else ""
         if result.moved_to:
             note += f" (moved to {result.moved_to}; update the config)"
@@ -381,20 +409,23 @@ class Service:
         """
         now = self.clock()
         before = self.store.states()
+        metrics = recording_metrics()
 
         def record(result: PollResult) -> None:
             event = health_event(before.get(result.source_id) or SourceState(result.source_id),
                                  result, now)
             if event is not None:
                 self.store.add_health_event(event)
-            metrics.record_poll(result)
+            if metrics is not None:
+                metrics.record_poll(result)
             if on_result is not None:
                 on_result(result)
 
         started = time.monotonic()
         results = run_cycle(self.config, self.store, self.fetcher, now, workers=self.workers,
                             on_result=record)
-        metrics.record_cycle(time.monotonic() - started)
+        if metrics is not None:
+            metrics.record_cycle(time.monotonic() - started)
         return results, self.publish()
 
     def close(self) -> None:
