@@ -21,8 +21,10 @@ import copy
 import email.utils
 import hashlib
 import logging
+import os
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -179,6 +181,17 @@ class RobotsCache:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _plain_environment() -> bool:
+    """No proxy settings and no netrc file: what requests' trust_env would find is nothing
+    but a CA bundle."""
+    if urllib.request.getproxies():
+        return False
+    if os.environ.get("NETRC"):
+        return False
+    home = Path(os.path.expanduser("~"))
+    return not any((home / name).exists() for name in (".netrc", "_netrc"))
+
+
 def is_local(location: str) -> bool:
     """True for file:// URLs and plain paths."""
     scheme = urlsplit(location).scheme
@@ -217,6 +230,13 @@ class Fetcher:
                                                     pool_maxsize=POOL_SIZE)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
+            if _plain_environment():
+                # requests reads the proxy variables (all of os.environ, twice) on every
+                # request when trust_env is on; with no proxy and no netrc to honour, the
+                # one setting left to take from the environment is the CA bundle.
+                session.trust_env = False
+                session.verify = (os.environ.get("REQUESTS_CA_BUNDLE")
+                                  or os.environ.get("CURL_CA_BUNDLE") or True)
         self.session = session
         self.session.headers["User-Agent"] = user_agent
         self.session.headers["Accept-Encoding"] = "gzip, deflate"
@@ -385,6 +405,9 @@ class Fetcher:
         status = response.status_code
         head = response.headers
         if status == 304:
+            # Read the (empty) body first: closing an unread response drops the keep-alive
+            # connection, and a warm cycle of 304s would open one connection per source.
+            _ = response.content
             response.close()
             return Response(
                 url, 304, b"", head.get("Content-Type"), head.get("ETag"),

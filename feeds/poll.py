@@ -48,7 +48,8 @@ STATE_BATCH = 250
 # at least PARSE_POOL_MIN_SOURCES sources parses feed bodies in PARSE_PROCESSES worker
 # processes (fetching and storing stay in threads). The pool starts on the first body that
 # needs parsing: a cycle of 304s starts none.
-PARSE_PROCESSES = min(2, os.cpu_count() or 1)
+# $FEEDS_PARSE_PROCESSES overrides (0 parses in the poll threads, with the least memory).
+PARSE_PROCESSES = int(os.environ.get("FEEDS_PARSE_PROCESSES", "") or min(2, os.cpu_count() or 1))
 PARSE_POOL_MIN_SOURCES = 50
 
 
@@ -400,7 +401,7 @@ def run_cycle(
 
     global _parse_pool
     parse_pool = None
-    if _parse_pool is None and PARSE_PROCESSES > 1 and len(todo) >= PARSE_POOL_MIN_SOURCES:
+    if _parse_pool is None and PARSE_PROCESSES > 0 and len(todo) >= PARSE_POOL_MIN_SOURCES:
         parse_pool = _parse_pool = ParsePool(PARSE_PROCESSES)
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:

@@ -336,11 +336,33 @@ class Store:
     def save_states(self, states: Iterable[SourceState]) -> None:
         """Save several polling states in one transaction (a cycle of 304s writes them so)."""
         now = datetime.now(UTC)
+        rows = {}
+        for state in states:
+            values = asdict(state)
+            values["created"] = state.created or now
+            rows[state.id] = values  # the last state of a source wins, as saved one by one
+        if not rows:
+            return
         with self.engine.begin() as conn:
-            for state in states:
-                values = asdict(state)
-                values["created"] = state.created or now
-                self._save_state(conn, values)
+            known: set[str] = set()
+            ids = list(rows)
+            for start in range(0, len(ids), 500):
+                found = conn.execute(sa.select(sources_table.c.id)
+                                     .where(sources_table.c.id.in_(ids[start : start + 500])))
+                known.update(row.id for row in found)
+            updates = [{("b_id" if k == "id" else k): v for k, v in values.items()
+                        if k != "created"} for i, values in rows.items() if i in known]
+            if updates:
+                # One statement for every row (executemany): compiled once, not per source.
+                columns = [c.name for c in sources_table.c if c.name not in ("id", "created")]
+                conn.execute(
+                    sa.update(sources_table).where(sources_table.c.id == sa.bindparam("b_id"))
+                    .values({name: sa.bindparam(name) for name in columns}),
+                    updates,
+                )
+            inserts = [values for i, values in rows.items() if i not in known]
+            if inserts:
+                conn.execute(sa.insert(sources_table), inserts)
 
     def _save_state(self, conn: Connection, values: dict[str, Any]) -> None:
         # Update first: a known source is the common case, and a miss costs one insert.
