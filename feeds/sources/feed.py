@@ -16,15 +16,11 @@ from datetime import tzinfo
 from typing import Any
 from urllib.parse import urljoin
 
-import feedparser
-
-from feeds.encoding import feed_charset_override
 from feeds.errors import ParseError
 from feeds.extract.chinese import clean_text, convert
 from feeds.extract.dates import parse_feed_date
 from feeds.model import Article, Enclosure, Image, Person
 from feeds.sanitize import html_to_text, one_line, sanitize_html, sanitized_text, shorten
-from feeds.sources.fastfeed import parse_plain_feed
 from feeds.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -61,6 +57,10 @@ def parse_feed(body: bytes, context: FeedContext, content_type: str | None = Non
         parsed: Mapping[str, Any] = _json_feed(body, context)
     else:
         # Plain RSS 2.0 and Atom 1.0 take lxml's fast path (same articles, tests/test_fastpath.py).
+        # Imported here: a process that only polls 304s, or hands parsing to worker
+        # processes (feeds.poll.ParsePool), never loads feedparser, lxml or charset_normalizer.
+        from feeds.sources.fastfeed import parse_plain_feed
+
         parsed = parse_plain_feed(body, context.url, content_type) or _xml_feed(
             body, context, content_type)
     warning = None
@@ -90,6 +90,10 @@ def parse_feed_outcome(body: bytes, context: FeedContext, content_type: str | No
 
 def _xml_feed(body: bytes, context: FeedContext, content_type: str | None) -> Mapping[str, Any]:
     headers = {"content-location": context.url}
+    import feedparser
+
+    from feeds.encoding import feed_charset_override
+
     override = feed_charset_override(body, content_type)
     if override:
         headers["content-type"] = f"application/xml; charset={override}"
