@@ -11,15 +11,19 @@ broken source never stops the others.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing
 import os
+import pickle
+import queue
 import random
+import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 
@@ -32,7 +36,6 @@ from feeds.sources.feed import (
     ParsedFeed,
     ParseFailure,
     parse_feed,
-    parse_feed_outcome,
 )
 from feeds.store import SourceState, Store
 
@@ -53,45 +56,93 @@ PARSE_PROCESSES = int(os.environ.get("FEEDS_PARSE_PROCESSES", "") or min(2, os.c
 PARSE_POOL_MIN_SOURCES = 50
 
 
+class ParserProcess:
+    """One ``feeds.sources.feed.serve_parses`` child, spoken to over its stdin and stdout.
+
+    A plain child with two pipes rather than multiprocessing: no resource tracker process,
+    no queue threads, and a child that imports only the parsing modules.
+    """
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from feeds.sources.feed import serve_parses; serve_parses()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )
+
+    def call(self, body: bytes, context: FeedContext, content_type: str | None) -> object:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        data = pickle.dumps((body, context, content_type), protocol=pickle.HIGHEST_PROTOCOL)
+        self.process.stdin.write(struct.pack(">Q", len(data)) + data)
+        self.process.stdin.flush()
+        header = self.process.stdout.read(8)
+        if len(header) < 8:
+            raise EOFError("the parser process exited")
+        return pickle.loads(self.process.stdout.read(struct.unpack(">Q", header)[0]))
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
 class ParsePool:
     """:func:`parse_feed` in worker processes, started on first use. Usage::
 
         pool = ParsePool(2)
         parsed = pool.parse(body, context, content_type)   # from any thread
         pool.close()
+
+    If a parser process dies, parsing goes on in the calling threads.
     """
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
-        self._executor: ProcessPoolExecutor | None = None
+        self._idle: queue.Queue[ParserProcess] = queue.Queue()
+        self._started: list[ParserProcess] = []
         self._broken = False
         self._lock = threading.Lock()
 
     def parse(self, body: bytes, context: FeedContext, content_type: str | None) -> ParsedFeed:
         with self._lock:
-            if self._executor is None and not self._broken:
-                # spawn, not fork: the poll threads may hold locks a forked child would inherit.
-                self._executor = ProcessPoolExecutor(
-                    self.processes, mp_context=multiprocessing.get_context("spawn"))
-            executor = None if self._broken else self._executor
-        if executor is None:
+            if not self._started and not self._broken:
+                try:
+                    self._started = [ParserProcess() for _ in range(self.processes)]
+                except OSError as e:
+                    log.warning("cannot start a parser process (%s); parsing in threads", e)
+                    self._broken = True
+                for worker in self._started:
+                    self._idle.put(worker)
+            broken = self._broken
+        if broken:
             return parse_feed(body, context, content_type)
+        worker = self._idle.get()
         try:
-            outcome = executor.submit(parse_feed_outcome, body, context, content_type).result()
-        except BrokenProcessPool:
-            log.warning("a parser process died; parsing in this process from now on")
+            outcome = worker.call(body, context, content_type)
+        except (OSError, EOFError, pickle.UnpicklingError) as e:
+            log.warning("a parser process failed (%s); parsing in threads from now on", e)
             with self._lock:
                 self._broken = True
+            self._idle.put(worker)
             return parse_feed(body, context, content_type)
+        self._idle.put(worker)
         if isinstance(outcome, ParseFailure):
             raise ParseError(outcome.source_id, outcome.url, outcome.message)
-        return outcome
+        if isinstance(outcome, ParsedFeed):
+            return outcome
+        raise RuntimeError(f"parser process crashed: {outcome!r}")
 
     def close(self) -> None:
         with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+            started, self._started = self._started, []
+        for worker in started:
+            worker.close()
 
 
 # The pool of the cycle that run_cycle is running, if any (collect_feed uses it).

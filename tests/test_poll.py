@@ -12,6 +12,7 @@ from feeds import poll
 from feeds.config import parse_config
 from feeds.fetch import Fetcher
 from feeds.poll import run_cycle
+from feeds.sources.feed import FeedContext, parse_feed
 from feeds.store import Store
 
 NOW = datetime(2024, 12, 5, 8, 0, tzinfo=UTC)
@@ -54,9 +55,19 @@ def test_parser_processes_store_what_threads_store(tmp_path: Path, http_server: 
     """Parsing in worker processes stores the same articles and reports a bad feed the same."""
     monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 1)
     monkeypatch.setattr(poll, "PARSE_PROCESSES", processes)
+    calls: list[str] = []
+    original = poll.ParserProcess.call
+
+    def counting(self: poll.ParserProcess, body: bytes, context: FeedContext,
+                 content_type: str | None) -> object:
+        calls.append(context.source_id)
+        return original(self, body, context, content_type)
+
+    monkeypatch.setattr(poll.ParserProcess, "call", counting)
     config, store = make(tmp_path / str(processes), http_server, 3)
     try:
         results = {r.source_id: r for r in run_cycle(config, store, Fetcher(), NOW)}  # type: ignore[arg-type]
+        assert sorted(calls) == (["broken", "s0", "s1", "s2"] if processes else [])
         assert results["broken"].error_kind == "ParseError"
         assert "not a feed" in (results["broken"].error or "")
         assert [results[f"s{n}"].new for n in range(3)] == [3, 3, 3]
@@ -89,3 +100,19 @@ def test_unchanged_polls_save_states_and_keep_revisions(tmp_path: Path,
         assert store.revisions() == {"s0": 2, "s1": 1}
     finally:
         store.close()
+
+
+def test_a_dead_parser_process_falls_back_to_threads(tmp_path: Path) -> None:
+    """When its parser process has died, the pool parses in the calling thread instead."""
+    context = FeedContext("s", "https://example.org/feed.rss", UTC)
+    body = rss(1).encode()
+    pool = poll.ParsePool(1)
+    try:
+        first = pool.parse(body, context, "application/rss+xml")
+        for worker in pool._started:
+            worker.process.kill()
+            worker.process.wait()
+        again = pool.parse(body, context, "application/rss+xml")
+    finally:
+        pool.close()
+    assert first == again == parse_feed(body, context, "application/rss+xml")
