@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -67,8 +66,14 @@ _ROOT_RELATIVE = re.compile(r"/(?![/\\])[^#;?\s\\]*(\?[^#\s]+)?\Z")
 _DOT_SEGMENT = re.compile(r"/\.\.?(/|\?|\Z)")
 
 
-@lru_cache(maxsize=256)
+# The scheme and authority of a plain http(s) URL, as urlsplit would read them.
+_PLAIN_ORIGIN = re.compile(r"(https?://[^/?#@\[\]\s\\]+)(?=[/?#]|\Z)")
+
+
 def _origin(base: str) -> str | None:
+    plain = _PLAIN_ORIGIN.match(base)
+    if plain and not any(c in base for c in "\t\r\n"):
+        return plain.group(1)
     parts = urlsplit(base)
     if parts.scheme in ("http", "https") and parts.netloc and "@" not in parts.netloc:
         return f"{parts.scheme}://{parts.netloc}"

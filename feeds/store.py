@@ -184,13 +184,18 @@ class UpsertCounts:
     unchanged: int = 0
 
 
-def _json_list(items: Iterable[Any]) -> str:
+def _json_list(items: Sequence[Any]) -> str:
+    if not items:
+        return "[]"  # most entries have no contributors, images or enclosures
     # Person, Image and Enclosure hold only flat values: vars() is asdict without deep copies.
     return json.dumps([dict(vars(i)) for i in items], ensure_ascii=False, separators=(",", ":"))
 
 
-def _row_values(source_id: str, article: Article) -> dict[str, Any]:
-    sort_date = article.published or article.first_seen
+def _row_values(source_id: str, article: Article, first_seen: datetime | None = None
+                ) -> dict[str, Any]:
+    """The row of ``article``; ``first_seen`` replaces the article's (without a copy of it)."""
+    first_seen = first_seen or article.first_seen
+    sort_date = article.published or first_seen
     assert sort_date is not None
     return {
         "source_id": source_id,
@@ -203,12 +208,13 @@ def _row_values(source_id: str, article: Article) -> dict[str, Any]:
         "text": article.text,
         "published": article.published,
         "updated": article.updated,
-        "first_seen": article.first_seen,
+        "first_seen": first_seen,
         "sort_ts": sort_date.timestamp(),
         "authors": _json_list(article.authors),
         "contributors": _json_list(article.contributors),
         "source_name": article.source_name,
-        "categories": json.dumps(list(article.categories), ensure_ascii=False),
+        "categories": json.dumps(list(article.categories), ensure_ascii=False)
+        if article.categories else "[]",
         "language": article.language,
         "images": _json_list(article.images),
         "enclosures": _json_list(article.enclosures),
@@ -431,7 +437,7 @@ class Store:
             for article in articles:
                 found = existing.get(article.key)
                 if found is None:
-                    inserts.append(_row_values(source_id, replace(article, first_seen=now)))
+                    inserts.append(_row_values(source_id, article, first_seen=now))
                     counts["new"] += 1
                 elif found[1] != article.content_hash:
                     # The publisher's `updated` when given; otherwise when we saw the change.

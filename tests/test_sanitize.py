@@ -55,7 +55,9 @@ def test_sanitized_text_matches_html_to_text(fragment: str) -> None:
 @pytest.mark.parametrize("value", ["/a/b.html", "/a/b?x=1&y=2", "/a/./b", "/a/../b", "/a?",
                                    "/a#f", "//host/x", "/a;p", "/a b", "/é"])
 @pytest.mark.parametrize("base", ["http://example.org/a/b.html", "https://h.org:81",
-                                  "http://u:p@h.org/a", "ftp://h.org/a/"])
+                                  "http://u:p@h.org/a", "ftp://h.org/a/", "http://h.org#f",
+                                  "http://h.org?q", "HTTP://h.org/a", "http://h.org\\a/b",
+                                  "http://h.org\t/a", "http://[::1]/a"])
 def test_join_matches_urljoin(value: str, base: str) -> None:
     """The shortcut for root-relative URLs gives exactly what urljoin gives."""
     assert sanitize._join(base, value) == urljoin(base, value)
