@@ -100,8 +100,10 @@ def _declare_text(parent: Any, names: tuple[str, ...]) -> None:
     """Make text constructs that look like markup ``type="html"``, escaped, so that readers
     show the characters instead of interpreting them (RFC 4287 §3.1.1)."""
     for element in parent:
+        tag = element.tag
         if (
-            etree.QName(element).localname in names
+            isinstance(tag, str)
+            and tag.rpartition("}")[2] in names
             and element.get("type", "text") == "text"
             and element.text
             and _LOOKS_LIKE_MARKUP.search(element.text)
@@ -124,7 +126,8 @@ class _Entry(FeedEntry):  # type: ignore[misc]
     def atom_entry(self, extensions: bool = True) -> Any:
         entry = super().atom_entry(extensions)
         links = self.link() or []
-        elements = [e for e in entry if etree.QName(e).localname == "link"]
+        elements = [e for e in entry
+                    if isinstance(e.tag, str) and e.tag.rpartition("}")[2] == "link"]
         for element, link in zip(elements, links, strict=False):
             for name in ("rel", "type", "length", "hreflang", "title"):
                 if link.get(name) not in (None, ""):

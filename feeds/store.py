@@ -223,6 +223,10 @@ def _row_values(source_id: str, article: Article, first_seen: datetime | None = 
     }
 
 
+def _json_items(text: str) -> list[Any]:
+    return [] if text == "[]" else list(json.loads(text))
+
+
 def _article_from_row(row: Any) -> Article:
     return Article(
         key=row.key,
@@ -235,13 +239,13 @@ def _article_from_row(row: Any) -> Article:
         published=row.published,
         updated=row.updated,
         first_seen=row.first_seen,
-        authors=tuple(Person(**p) for p in json.loads(row.authors)),
-        contributors=tuple(Person(**p) for p in json.loads(row.contributors)),
+        authors=tuple(Person(**p) for p in _json_items(row.authors)),
+        contributors=tuple(Person(**p) for p in _json_items(row.contributors)),
         source_name=row.source_name,
-        categories=tuple(json.loads(row.categories)),
+        categories=tuple(_json_items(row.categories)),
         language=row.language,
-        images=tuple(Image(**i) for i in json.loads(row.images)),
-        enclosures=tuple(Enclosure(**e) for e in json.loads(row.enclosures)),
+        images=tuple(Image(**i) for i in _json_items(row.images)),
+        enclosures=tuple(Enclosure(**e) for e in _json_items(row.enclosures)),
         fingerprint=row.fingerprint,
         content_hash=row.content_hash,
     )
