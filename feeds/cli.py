@@ -21,12 +21,12 @@ from rich.table import Table
 from feeds import __version__
 from feeds.config import DEFAULT_CONFIG, Config, load_config
 from feeds.errors import ConfigError, LockedError, StoreError
-from feeds.fetch import Fetcher
-from feeds.poll import PollResult
-from feeds.store import Store
 
 if TYPE_CHECKING:
+    from feeds.fetch import Fetcher
+    from feeds.poll import PollResult
     from feeds.serve import ServerHandle
+    from feeds.store import Store
 
 EXIT_SOURCES_FAILED = 1
 EXIT_CONFIG = 2
@@ -47,7 +47,13 @@ def _load(path: Path) -> Config:
         sys.exit(EXIT_CONFIG)
 
 
+# Commands import the stages they use when they run: `feeds --help` or `feeds check` need
+# neither SQLAlchemy nor requests.
+
+
 def _open_store(config: Config) -> Store:
+    from feeds.store import Store
+
     try:
         return Store.open(config.store_path)
     except StoreError as e:
@@ -56,6 +62,8 @@ def _open_store(config: Config) -> Store:
 
 
 def make_fetcher(config: Config) -> Fetcher:
+    from feeds.fetch import Fetcher
+
     return Fetcher(
         base_dir=Path(config.base_dir),
         timeout=config.defaults.timeout.total_seconds(),
@@ -81,17 +89,33 @@ def cli(ctx: click.Context, config_path: Path, verbose: int) -> None:
     ctx.obj = config_path
 
 
+# Above this many sources, the summary lists only sources with news, errors or moves: a
+# table of 1,000 "not modified" rows says nothing and costs more than the cycle's polling.
+SUMMARY_ROWS = 50
+
+
+def _noteworthy(result: PollResult) -> bool:
+    return bool(result.failed or result.new or result.updated or result.moved_to)
+
+
 def _summary(results: list[PollResult], changed: list[Path]) -> None:
     table = Table(title="feeds: one cycle", title_justify="left")
     for column, justify in (("source", "left"), ("status", "left"), ("new", "right"),
                             ("updated", "right"), ("unchanged", "right"), ("note", "left")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for r in results:
+    rows = results if len(results) <= SUMMARY_ROWS else [r for r in results if _noteworthy(r)]
+    if len(rows) > SUMMARY_ROWS:
+        rows = [r for r in rows if r.failed or r.moved_to]
+    for r in rows:
         style = "red" if r.failed else None
         note = r.error or (f"moved to {r.moved_to}; update the config" if r.moved_to else "")
         table.add_row(r.source_id, r.status, str(r.new), str(r.updated), str(r.unchanged),
                       note, style=style)
-    console.print(table)
+    if rows:
+        console.print(table)
+    if len(rows) < len(results):
+        console.print(f"({len(results) - len(rows)} sources without errors not listed)",
+                      highlight=False)
     failed = sum(1 for r in results if r.failed)
     console.print(
         f"{len(results)} sources, {failed} failed, "
