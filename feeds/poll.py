@@ -67,6 +67,8 @@ class ParserProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from feeds.sources.feed import serve_parses; serve_parses()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            # The poller's import path, so that a checkout run without installing works too.
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
         )
 
     def call(self, body: bytes, context: FeedContext, content_type: str | None) -> object:

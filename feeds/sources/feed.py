@@ -95,10 +95,13 @@ def serve_parses() -> None:
     content_type)`` in, a ParsedFeed, a ParseFailure, or ``("crash", traceback)`` out.
     """
     import pickle
+    import signal
     import struct
     import sys
     import traceback
 
+    # Ctrl-C is the poller's to handle; this process ends when the poller closes the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         header = stdin.read(8)
