@@ -360,6 +360,26 @@ def write_atomic(path: Path, data: bytes) -> bool:
     return True
 
 
+def opml_groups(config: Config, topic_specs: Sequence[FeedSpec],
+                source_specs: Sequence[FeedSpec]) -> list[tuple[str, list[FeedSpec]]]:
+    """OPML folders: one per topic, holding the topic feed and the sources it names (each
+    source once, under the first topic naming it), then "Sources" for the rest and "All"."""
+    by_source = {spec.ident: spec for spec in source_specs}
+    placed: set[str] = set()
+    groups: list[tuple[str, list[FeedSpec]]] = []
+    topics = {spec.ident: spec for spec in topic_specs if spec.kind == "topics"}
+    for topic in config.topics:
+        folder = [topics[topic.id]] if topic.id in topics else []
+        for source_id in topic.sources:
+            if source_id in by_source and source_id not in placed:
+                folder.append(by_source[source_id])
+                placed.add(source_id)
+        groups.append((topic.title or topic.id, folder))
+    groups.append(("Sources", [s for s in source_specs if s.ident not in placed]))
+    groups.append(("All", [s for s in topic_specs if s.kind != "topics"]))
+    return groups
+
+
 def render_opml(title: str, groups: Iterable[tuple[str, Sequence[FeedSpec]]], base_url: str
                 ) -> bytes:
     """An OPML 2.0 subscription list, one folder per group."""
@@ -674,11 +694,8 @@ def publish_all(config: Config, store: Store, now: datetime | None = None) -> li
     if not config.output.all_feed:
         for fmt in ("atom", "rss", "json"):
             (out / f"all.{fmt}").unlink(missing_ok=True)
-    opml = render_opml(
-        config.output.title,
-        [("Topics", topic_specs), ("Sources", source_metas)],
-        config.output.base_url,
-    )
+    opml = render_opml(config.output.title, opml_groups(config, topic_specs, source_metas),
+                       config.output.base_url)
     if write_atomic(out / "feeds.opml", opml):
         changed.append(out / "feeds.opml")
 

@@ -12,7 +12,7 @@ from feeds.cli import cli
 from feeds.config import load_config, parse_config
 from feeds.errors import ConfigError
 from feeds.opml import Imported, import_opml, insert_sources, make_id, plan_import, slugify
-from feeds.publish import FeedSpec, render_opml
+from feeds.publish import FeedSpec, opml_groups, render_opml
 
 READER_EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
 <opml version="1.0">
@@ -189,3 +189,26 @@ def test_export_groups_feeds_in_folders() -> None:
         ("青岛", "https://feeds.example/topics/qingdao.atom", [["Topics"]]),
         ("新闻", "https://feeds.example/sources/news.atom", [["Sources"]]),
     ]
+
+
+def test_export_groups_sources_into_their_topic_folders() -> None:
+    """Each topic is a folder with its feed and the sources it names (each source once); the
+    other sources are in "Sources"."""
+    config = parse_config(
+        "sources:\n"
+        "  - {id: a, url: 'https://a.example/feed'}\n"
+        "  - {id: b, url: 'https://b.example/feed'}\n"
+        "  - {id: c, url: 'https://c.example/feed'}\n"
+        "topics:\n"
+        "  - {id: t1, title: 青岛, any: [青岛], sources: [a, b]}\n"
+        "  - {id: t2, any: [x], sources: [b]}\n"
+    )
+    sources = [FeedSpec("sources", s.id, s.id, []) for s in config.sources]
+    topics = [FeedSpec("topics", t.id, t.title or t.id, []) for t in config.topics]
+    data = render_opml("feeds", opml_groups(config, topics, sources), "https://feeds.example/")
+    parsed = listparser.parse(data)
+    folders = {f.url.rsplit("/", 1)[-1]: [c for c in f.categories] for f in parsed.feeds}
+    assert folders == {
+        "t1.atom": [["青岛"]], "a.atom": [["青岛"]], "b.atom": [["青岛"]],
+        "t2.atom": [["t2"]], "c.atom": [["Sources"]],
+    }
