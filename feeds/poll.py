@@ -363,9 +363,7 @@ def poll_source(
         )
     except FetchCancelled:
         raise
-    except SourceError as e:
-        return _record_failure(source, config, store, state, now, e, started)
-    except FeedsError as e:
+    except FeedsError as e:  # expected: recorded, shown in status, the cycle moves on
         return _record_failure(source, config, store, state, now, e, started)
     except Exception as e:
         log.exception("%s: unexpected error while polling %s", source.id, source.location)
