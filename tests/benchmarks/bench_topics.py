@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     if (directory / "db.sqlite").exists():
         store = Store.open(directory / "db.sqlite")
         with store.engine.begin() as conn:
-            for name in ("topic_text", "topic_state", "topic_meta", "article_sketch"):
+            for name in ("topic_text", "topic_state", "topic_meta", "topic_feed",
+                         topics.article_sketch.name):
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
             conn.execute(articles_table.delete().where(
                 articles_table.c.key.in_([a.key for a in new])))
