@@ -1074,6 +1074,8 @@ class Index:
         # Candidates read in this cycle, by article id: topics share many of their newest.
         self._candidates: dict[int, Candidate] = {}
         self._feeds: dict[str, tuple[str, list[list[int]]]] | None = None
+        # Whether topic_text holds the fields sketches are made of (read once, on demand).
+        self._dedup_fields: bool | None = None
 
     def _rules(self) -> list[Rule]:
         return [*self.filters.values(), *self.topic_rules.values(),
@@ -1091,6 +1093,8 @@ class Index:
         self._updated = True
         rules = self._rules()
         if not rules:
+            # No rule: nothing is folded, and sketches fold their text themselves.
+            self._dedup_fields = False
             return {}
         ruleset = self.ruleset
         _, top = refresh_index(self.store, ruleset.fields)
@@ -1191,13 +1195,20 @@ class Index:
         found: dict[int, Candidate] = {}
         cache = self._candidates
         missing = [aid for _, aid in items if aid not in cache]
-        rows = conn.execute(query.where(a.c.id.in_(missing))) if missing else ()
+        rows = conn.execute(query.where(a.c.id.in_(missing))).all() if missing else []
+        unsketched = [row.id for row in rows
+                      if row.sketch is None or row.sketch_hash != row.content_hash]
+        folded = self._folded_bodies(conn, unsketched) if unsketched else {}
         for row in rows:
             article = _article_from_row(row)
             if row.sketch is not None and row.sketch_hash == row.content_hash:
                 sketch, key = Sketch.from_bytes(row.sketch, row.shingles), row.url_key
             else:
-                sketch = _sketch(article)
+                done = folded.get(row.id)
+                # The index folded this version already: folding again cost ~40 us a candidate.
+                sketch = (Sketch.of(dedup_text(done[1].split(_SEP)))
+                          if done is not None and done[0] == row.content_hash
+                          else _sketch(article))
                 key = url_key(article.canonical_url or article.url)
                 self._sketches.append({"article_id": row.id, "content_hash": row.content_hash,
                                        "url_key": key, "sketch": sketch.to_bytes(),
@@ -1208,6 +1219,22 @@ class Index:
             cache.clear()
         cache.update(found)
         return [cache[aid] for _, aid in items if aid in cache]
+
+    def _folded_bodies(self, conn: Connection, ids: Sequence[int]
+                       ) -> dict[int, tuple[str, str]]:
+        """(content hash, folded row) of ``ids`` from topic_text, when it holds every field
+        dedup_text reads (body, summary, title); else nothing, and _sketch folds them."""
+        if self._dedup_fields is None:
+            meta = _meta(conn)
+            have = (set(json.loads(meta["fields"]))
+                    if meta.get("version") == str(INDEX_VERSION) and "fields" in meta else set())
+            self._dedup_fields = {"title", "summary", "content"} <= have
+        if not self._dedup_fields:
+            return {}
+        t = topic_text
+        return {r.article_id: (r.content_hash, r.folded) for r in conn.execute(
+            sa.select(t.c.article_id, t.c.content_hash, t.c.folded)
+            .where(t.c.article_id.in_(list(ids))))}
 
     def _flush_sketches(self) -> None:
         if not self._sketches:

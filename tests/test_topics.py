@@ -414,3 +414,37 @@ def test_a_feed_that_runs_out_of_kept_matches_asks_for_more(tmp_path: Path,
     shown = index.topic_entries(config.topics[0], NOW)
     assert [s.article.title for s in shown] == ["青岛0", "青岛1", "青岛2"]
     assert index.states[h].depth > 2
+
+
+def test_sketches_from_the_index_equal_those_of_the_article(tmp_path: Path,
+                                                            store: Store) -> None:
+    """A candidate's sketch made from the index's folded text equals the one made by folding
+    the article again, and the one kept is that sketch."""
+    import sqlalchemy as sa
+
+    from feeds import topics
+    from feeds.extract.chinese import convert
+
+    config = make_config(tmp_path, "  - {id: qingdao, any: [青岛]}")
+    copy = art("copy", convert("青岛地铁6号线通过验收", "s2t"), convert(STORY, "s2t"), 1)
+    store.upsert("beta", [copy], NOW)
+    index = Index(config, store)
+    index.update()
+    assert len(index.topic_entries(config.topics[0], NOW)) == 1
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(topics.article_sketch)).one()
+    kept = topics.Sketch.from_bytes(row.sketch, row.shingles)
+    assert kept == topics._sketch(copy) == topics.Sketch.of(
+        topics.dedup_text(topics.field_texts(copy)))
+    assert len(kept.hashes) == min(topics.SKETCH_K, kept.size) and kept.size > 40
+
+
+def test_sketch_values_are_fixed() -> None:
+    """The sketch hash is a fixed function of the text (no per-process seed), so kept
+    sketches stay comparable with new ones."""
+    from feeds.topics import Sketch
+
+    sketch = Sketch.of("青岛地铁6号线今日通过验收并将于本月底开通运营市民可乘坐地铁前往机场"
+                       "沿线共设车站二十座换乘站五座")
+    assert sketch.size == 43 and len(sketch.hashes) == 43
+    assert min(sketch.hashes) == 26249881
