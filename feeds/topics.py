@@ -815,7 +815,10 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
     """
     stories: list[Story] = []
     by_url: dict[str, Story] = {}
+    # Stories holding each sketch hash, while at most MAX_HOLDERS do; a hash held by more is
+    # moved to `crowded` for good, so the lookups below never meet it again.
     by_hash: dict[int, list[int]] = {}
+    crowded: set[int] = set()
     numbers: dict[int, int] = {}
     story_hashes: dict[int, set[int]] = {}
     newest: list[float] = []  # per story, its newest copy's sort_ts
@@ -833,9 +836,7 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
             # Stories holding each sketch hash; a shingle in many stories is boilerplate
             # ("责任编辑"): it tells nothing, and following it would compare every pair.
             known = cand.sketch.hashes & by_hash.keys()
-            shared = Counter(chain.from_iterable(
-                holders for holders in map(by_hash.__getitem__, known)
-                if len(holders) <= MAX_HOLDERS))
+            shared = Counter(chain.from_iterable(map(by_hash.__getitem__, known)))
             # Only stories sharing enough sketch hashes can reach the threshold; check those.
             size, held_here, ts = cand.sketch.size, len(cand.sketch.hashes), cand.sort_ts
             for n, count in shared.most_common():
@@ -882,7 +883,15 @@ def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = (
             new = cand.sketch.hashes - held
             held |= new
         for h in new:
-            by_hash.setdefault(h, []).append(number)
+            holders = by_hash.get(h)
+            if holders is None:
+                if h not in crowded:
+                    by_hash[h] = [number]
+            elif len(holders) < MAX_HOLDERS:
+                holders.append(number)
+            else:
+                del by_hash[h]
+                crowded.add(h)
     return stories
 
 
