@@ -180,6 +180,10 @@ class Collected:
     # The publisher's own name and home page, for the feed we write when the config has none.
     title: str | None = None
     link: str | None = None
+    # False when some items were left for later (a dead article link, the per-poll fetch
+    # cap): the validators are then not kept, so the next poll reads the listing again
+    # even if it has not changed.
+    complete: bool = True
 
 
 Collector = Callable[
@@ -351,6 +355,8 @@ def poll_source(
         if isinstance(collected, Collected):
             success = replace(success, title=collected.title or success.title,
                               link=collected.link or success.link)
+            if not collected.complete:
+                success = replace(success, etag=None, last_modified=None, body_hash=None)
         hints = [h for h in (response.max_age, ttl.total_seconds() if ttl else None) if h]
         hint = max(hints) if hints else None
         success = replace(success, interval_hint=hint, next_due=source_due_after(

@@ -248,6 +248,30 @@ def test_dead_article_link_is_reported_and_others_stored(
     assert any("gone.htm" in m and "404" in m for m in messages), messages
 
 
+def test_skipped_article_is_retried_although_the_listing_is_unchanged(
+    tmp_path: Path, site: LocalServer
+) -> None:
+    """An item skipped because its page failed is fetched on the next poll even when the
+    listing page itself has not changed (no 304, no same-body shortcut)."""
+    listing = (SITE / "index.html").read_text(encoding="utf-8").replace(
+        "202106/t20210605_12356802.htm", "202106/later.htm")
+    site.add("/taiwan-cn/index.html", listing, headers={"Content-Type": "text/html"})
+    url = site.url("/taiwan-cn/index.html")
+    config, store = run_site(tmp_path, site, f"  - id: tw\n    page: {url}\n")
+    later = site.url("/taiwan-cn/202106/later.htm")
+    assert later not in articles_of(store, "tw")
+    assert store.state("tw").etag is None  # validators dropped: the listing is read again
+    site.add("/taiwan-cn/202106/later.htm",
+             (SITE / "202106/t20210605_12356802.htm").read_bytes(),
+             headers={"Content-Type": "text/html; charset=utf-8"})
+    fetcher = Fetcher(base_dir=tmp_path)
+    result = poll_source(config.sources[0], config, fetcher, store, NOW)
+    fetcher.close()
+    assert result.status == "ok" and result.new == 1
+    assert later in articles_of(store, "tw")
+    assert store.state("tw").etag is not None  # complete now: conditional GET again
+
+
 def test_every_article_failing_fails_the_source(tmp_path: Path, http_server: LocalServer) -> None:
     """When every new article page fails, the poll fails with the first reason."""
     http_server.add("/list.html", (SITE / "index.html").read_bytes(),
@@ -446,7 +470,9 @@ def test_private_links_on_remote_page(tmp_path: Path, http_server: LocalServer,
                          "    items: {each: ul.news li}\n", allow_private=allow)
     store = Store.open(config.store_path)
     if allow:
-        articles = collect_page(config.sources[0], config, response, Fetcher(), store, NOW)
+        articles = collect_page(
+            config.sources[0], config, response, Fetcher(), store, NOW
+        ).articles
         assert len(articles) == 3
     else:
         from feeds.errors import FetchError
@@ -468,7 +494,9 @@ def test_file_links_from_http_listing_are_refused(
                          "    items: {each: ul.news li}\n")
     store = Store.open(config.store_path)
     with caplog.at_level(logging.WARNING, logger="feeds.sources.page"):
-        articles = collect_page(config.sources[0], config, response, Fetcher(), store, NOW)
+        articles = collect_page(
+            config.sources[0], config, response, Fetcher(), store, NOW
+        ).articles
     assert [a.url for a in articles] == [http_server.url("/ok.html")]
     assert all("secret" not in (a.text or "") for a in articles)
     assert any("file: link" in r.getMessage() for r in caplog.records)

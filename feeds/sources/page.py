@@ -14,7 +14,7 @@ setting, and a ``file:`` link is followed only when the listing page itself is a
 
 Usage::
 
-    articles = collect_page(source, config, response, fetcher, store, now)
+    articles = collect_page(source, config, response, fetcher, store, now).articles
     listing = list_items(source, config, response, fetcher)   # items only, nothing fetched twice
 """
 
@@ -27,7 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
@@ -46,6 +46,9 @@ from feeds.sanitize import one_line, shorten
 from feeds.sources.feed import FeedContext, parse_feed
 from feeds.store import Store
 from feeds.urls import canonical_url
+
+if TYPE_CHECKING:
+    from feeds.poll import Collected
 
 log = logging.getLogger(__name__)
 
@@ -788,7 +791,7 @@ def _new_only(source: Source, store: Store | None, keys: Sequence[str]) -> set[s
 def collect_page(
     source: Source, config: Config, response: Response, fetcher: Fetcher, store: Store,
     now: datetime,
-) -> Sequence[Article]:
+) -> Sequence[Article] | Collected:
     """The new articles of a listing page (the Collector for ``page:`` sources)."""
     listing = list_items(source, config, response, fetcher, now)
     allow_file = _is_local_url(response.url)
@@ -815,7 +818,10 @@ def collect_page(
         raise FetchError(source.id, first.url,
                          f"all {len(report.skipped)} new article page(s) failed; first: "
                          f"{first.reason}")
-    return articles
+    from feeds.poll import Collected  # poll imports this module lazily
+
+    complete = not report.skipped and len(new) <= MAX_ARTICLE_FETCHES
+    return Collected(articles, complete=complete)
 
 
 def needs_full_text(article: Article) -> bool:
