@@ -289,6 +289,10 @@ def add(config_path: Path, url: str, ident: str | None, dry_run: bool) -> None:
     from feeds.sources.page import draft_source, insert_source
 
     config = _load(config_path)
+    if "://" not in url and Path(url).exists():
+        # A path typed on the command line is relative to where the user is, not to the
+        # config file; the draft stores it absolute.
+        url = str(Path(url).resolve())
     fetcher = make_fetcher(config)
     try:
         entry, note = draft_source(url, config, fetcher, datetime.now(UTC), ident)

@@ -600,6 +600,21 @@ def test_cli_add_writes_a_valid_draft(tmp_path: Path, site: LocalServer) -> None
     assert source.items is not None and source.items.each == "ul.m-list > li.m-list-item"
 
 
+def test_cli_add_reads_a_local_path_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path given to feeds add is found from where the user is, and stored absolute."""
+    (tmp_path / "conf").mkdir()
+    config = write_config(tmp_path / "conf",
+                          "  - id: existing\n    url: https://example.org/feed.xml\n")
+    monkeypatch.chdir(SITE.parent)
+    result = CliRunner().invoke(cli, ["-c", str(config), "add", "taiwan-cn/index.html",
+                                      "--id", "local"])
+    assert result.exit_code == 0, result.output
+    loaded = parse_config(config.read_text(encoding="utf-8"), "x", config.parent)
+    assert loaded.source("local").page == str(SITE / "index.html")
+
+
 def test_cli_add_prefers_an_advertised_feed(tmp_path: Path, http_server: LocalServer) -> None:
     """feeds add on a page advertising a feed drafts a feed source."""
     http_server.add("/", '<html><head><link rel="alternate" type="application/atom+xml" '
