@@ -243,7 +243,6 @@ class Source(Strict):
     image_proxy: str | None = None
     test_urls: tuple[TestUrl, ...] = ()
     filter: Filter | None = None
-    priority: int = 0
 
     @model_validator(mode="after")
     def _one_location(self) -> Source:

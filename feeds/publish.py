@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ATOM_NS = "http://www.w3.org/2005/Atom"
 ID_NAMESPACE = uuid.UUID("6f1c1d0e-4c55-4f3e-9a51-8a5d1e0b7c21")
 # XML 1.0 forbids most control characters; one in a scraped title would break the whole feed.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -588,11 +587,6 @@ def read_record(out: Path) -> PublishRecord:
     index = data.get("index")
     return PublishRecord({str(k): str(v) for k, v in data["files"].items()}, summaries,
                          index if isinstance(index, str) else None)
-
-
-def read_signatures(out: Path) -> dict[str, str]:
-    """The signatures of the last publish; empty (render everything) when absent or unreadable."""
-    return read_record(out).signatures
 
 
 # index.html is rendered by site.py: its code is part of the page's signature.

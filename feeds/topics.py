@@ -41,7 +41,7 @@ import re
 import struct
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import chain
@@ -1383,21 +1383,3 @@ class Index:
         h = self.all_rule.hash if self.all_rule else None
         return self._entries(h, self.config.output.max_entries, None,
                              self.config.output.dedup, ())
-
-
-def select(topic: Topic, articles: Iterable[Stored], limit: int, now: datetime | None = None
-           ) -> Iterator[Stored]:
-    """The newest ``limit`` of ``articles`` (newest first) matching ``topic``, without dedup
-    (a simple path for previews; feeds use :class:`Index`)."""
-    rules = RuleSet([Rule.of_topic(topic)])
-    count = 0
-    since = now - topic.max_age if topic.max_age and now else None
-    for stored in articles:
-        if count >= limit:
-            return
-        if since is not None and stored.sort_date < since:
-            continue
-        a = stored.article
-        if rules.evaluate(stored.source_id, a.language, field_texts(a)):
-            count += 1
-            yield stored

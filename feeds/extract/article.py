@@ -32,6 +32,7 @@ from feeds.extract.dates import parse_zh_date
 from feeds.extract.images import finish_image, fix_lazy_images
 from feeds.model import Image, Person
 from feeds.sanitize import html_to_text, one_line, sanitize_html, shorten
+from feeds.selectors import select
 
 log = logging.getLogger(__name__)
 
@@ -97,32 +98,11 @@ def strip_pinyin_in_tree(tree: lxml_html.HtmlElement) -> None:
                     setattr(element, name, cleaned)
 
 
-def select(tree: lxml_html.HtmlElement, selector: str) -> list[Any]:
-    """Elements (or strings) matching a CSS selector, or XPath when it starts with ``/``.
-
-    A CSS selector may end in ``@attr`` to take an attribute: ``meta[name=date]@content``.
-    """
-    selector = selector.strip()
-    if selector.startswith(("/", "(")):
-        result: Any = tree.xpath(selector)
-        return list(result) if isinstance(result, list) else [result]
-    attribute = None
-    if "@" in selector and not selector.endswith("]"):
-        selector, attribute = selector.rsplit("@", 1)
-    from lxml.cssselect import CSSSelector  # needs the cssselect package
-
-    found: Any = CSSSelector(selector)(tree)
-    elements: list[Any] = list(found)
-    if attribute:
-        return [e.get(attribute) for e in elements if e.get(attribute)]
-    return list(elements)
-
-
 def selected_text(tree: lxml_html.HtmlElement, selector: str | None) -> str | None:
     """Text of the first match of ``selector`` (None without a selector or a match)."""
     if not selector:
         return None
-    for item in select(tree, selector):
+    for item in select(tree, selector, relative=False):
         text = item if isinstance(item, str) else item.text_content()
         text = " ".join(str(text).split())
         if text:
@@ -334,7 +314,7 @@ def _container_body(container: Any) -> Any:
 
 
 def _rules_body(tree: lxml_html.HtmlElement, selector: str) -> Any | None:
-    matches = [m for m in select(tree, selector) if not isinstance(m, str)]
+    matches = [m for m in select(tree, selector, relative=False) if not isinstance(m, str)]
     if not matches:
         return None
     body = etree.Element("body")
@@ -375,7 +355,7 @@ def extract_article(
     etree.strip_elements(tree, "rt", "rp", "rtc", with_tail=False)
     if rules is not None:
         for selector in rules.strip:
-            for element in select(tree, selector):
+            for element in select(tree, selector, relative=False):
                 if not isinstance(element, str):
                     _drop(element)
     fix_lazy_images(tree)

@@ -32,7 +32,6 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
-from lxml.cssselect import CSSSelector, SelectorError
 
 from feeds.config import Config, ItemRules, Source
 from feeds.encoding import decode_html
@@ -43,6 +42,7 @@ from feeds.extract.metadata import read_meta
 from feeds.fetch import Fetcher, Response
 from feeds.model import Article
 from feeds.sanitize import one_line, shorten
+from feeds.selectors import select
 from feeds.sources.feed import FeedContext, parse_feed
 from feeds.store import Store
 from feeds.urls import canonical_url
@@ -74,7 +74,6 @@ ARTICLE_TYPES = frozenset({
     "NewsArticle", "Article", "BlogPosting", "ReportageNews", "AnalysisNewsArticle",
     "OpinionNewsArticle", "Report", "ScholarlyArticle", "TechArticle", "LiveBlogPosting",
 })
-_ATTR_SUFFIX = re.compile(r"^(.*[^/\s@])@([A-Za-z_][\w:.-]*)$")
 _TOKEN_SPLIT = re.compile(r"[\s_\-]+")
 _DIGITS = re.compile(r"\d+")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -128,7 +127,6 @@ class Skipped:
 @dataclass
 class _Report:
     skipped: list[Skipped] = field(default_factory=list)
-    fetched: int = 0
 
 
 # -- HTML helpers ------------------------------------------------------------------------------
@@ -165,48 +163,6 @@ def _text(node: Any) -> str:
     if isinstance(node, lxml.html.HtmlElement):
         return " ".join(" ".join(node.itertext()).split())
     return ""
-
-
-def _is_xpath(selector: str) -> bool:
-    return selector.startswith(("/", "./", "(", "../"))
-
-
-def select(node: lxml.html.HtmlElement, selector: str, *, relative: bool = True) -> list[Any]:
-    """Elements or strings matched by a CSS or XPath ``selector`` (with an ``@attr`` suffix).
-
-    ``@href`` alone is the node's own attribute. In an item, an XPath starting with ``/`` is
-    taken relative to the item (``//span`` means ``.//span``), which is what rule writers mean.
-    Raises ValueError for a selector that does not parse.
-    """
-    selector = selector.strip()
-    if selector.startswith("@") and re.fullmatch(r"@[A-Za-z_][\w:.-]*", selector):
-        value = node.get(selector[1:])
-        return [value] if value is not None else []
-    attribute: str | None = None
-    match = _ATTR_SUFFIX.match(selector)
-    if match and "[" not in match.group(2):
-        selector, attribute = match.group(1), match.group(2)
-    results: list[Any]
-    if _is_xpath(selector):
-        expression = "." + selector if relative and selector.startswith("/") else selector
-        try:
-            found: Any = node.xpath(expression)
-        except lxml.etree.XPathError as e:
-            raise ValueError(f"bad XPath {selector!r}: {e}") from e
-        results = list(found) if isinstance(found, list) else [found]
-    else:
-        try:
-            selected: Any = CSSSelector(selector)(node)
-            results = list(selected)
-        except (SelectorError, lxml.etree.XPathError) as e:
-            raise ValueError(f"bad CSS selector {selector!r}: {e}") from e
-    if attribute is None:
-        return [r for r in results if isinstance(r, lxml.html.HtmlElement | str)]
-    values = []
-    for result in results:
-        if isinstance(result, lxml.html.HtmlElement) and result.get(attribute) is not None:
-            values.append(result.get(attribute))
-    return values
 
 
 def _first(node: lxml.html.HtmlElement, selector: str | None, regex: str | None) -> str | None:
@@ -808,7 +764,6 @@ def collect_page(
     for item in new[:MAX_ARTICLE_FETCHES]:
         try:
             articles.append(fetch_article(source, config, fetcher, item, now, allow_file))
-            report.fetched += 1
         except SourceError as e:
             report.skipped.append(Skipped(item.url, e.message))
             log.warning("%s: skipped article %s: %s (retried next poll)",
