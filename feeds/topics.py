@@ -40,11 +40,13 @@ import logging
 import re
 import struct
 import unicodedata
-from collections import Counter
+from collections import _count_elements  # type: ignore[attr-defined]
 from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import chain
+from operator import itemgetter
 from re import _parser  # type: ignore[attr-defined]
 from typing import Any, Literal
 
@@ -806,93 +808,127 @@ class Story:
         return max(c.sort_ts for c in self.members)
 
 
-def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = ()
-          ) -> list[Story]:
-    """Group ``candidates`` (newest first) into at most ``limit`` stories.
+class Deduper:
+    """The state of one feed's dedup: stories, and lookups by URL and by sketch hash.
 
-    After ``limit`` stories, older candidates are still read for a while, to join copies to
-    stories already there, so a story never shows twice just because a copy fell past the end.
+    Candidates are met newest first (:meth:`feed`). A kept feed can be resumed: its stories
+    are registered again without comparing anything (:meth:`seed`) and only new candidates
+    are compared with them. ``compared`` counts the candidates compared, for tests.
     """
-    stories: list[Story] = []
-    by_url: dict[str, Story] = {}
-    # Stories holding each sketch hash, while at most MAX_HOLDERS do; a hash held by more is
-    # moved to `crowded` for good, so the lookups below never meet it again.
-    by_hash: dict[int, list[int]] = {}
-    crowded: set[int] = set()
-    numbers: dict[int, int] = {}
-    story_hashes: dict[int, set[int]] = {}
-    newest: list[float] = []  # per story, its newest copy's sort_ts
-    ends: list[tuple[Sketch, ...]] = []  # per story, the sketches of its first and last copies
-    window = DEDUP_WINDOW.total_seconds()
-    extra = 0
-    for cand in candidates:
-        full = len(stories) >= limit
-        if full:
-            extra += 1
-            if extra > limit or cand.sort_ts < newest[-1] - window:
-                break
-        story = by_url.get(cand.url_key) if cand.url_key else None
-        if story is None and cand.sketch.hashes:
-            # Stories holding each sketch hash; a shingle in many stories is boilerplate
-            # ("责任编辑"): it tells nothing, and following it would compare every pair.
-            known = cand.sketch.hashes & by_hash.keys()
-            shared = Counter(chain.from_iterable(map(by_hash.__getitem__, known)))
-            # Only stories sharing enough sketch hashes can reach the threshold; check those.
-            size, held_here, ts = cand.sketch.size, len(cand.sketch.hashes), cand.sort_ts
-            for n, count in shared.most_common():
-                if count < MIN_SHARED:
-                    break
-                if abs(newest[n] - ts) > window:
-                    continue
-                # The first and the last copies met stand for the story: comparing with every
-                # copy of a much-syndicated story would cost more and find nothing new.
-                for other in ends[n]:
-                    # `count` bounds the hashes shared with any one copy: most stories that
-                    # share template sentences are ruled out here, without comparing sketches.
-                    if not other.hashes:
-                        continue
-                    j = count / min(SKETCH_K, len(other.hashes) + held_here - count)
-                    if j * (other.size + size) < DUPLICATE_CONTAINMENT * (1 + j) * min(
-                            other.size, size):
-                        continue
-                    if same_story(other, cand.sketch):
-                        story = stories[n]
-                        break
-                if story is not None:
-                    break
-        if story is None:
-            if full:
-                continue
-            story = Story()
-            stories.append(story)
-            numbers[id(story)] = number = len(stories) - 1
-            newest.append(cand.sort_ts)
-            ends.append((cand.sketch,))
-        else:
-            number = numbers[id(story)]
-            newest[number] = max(newest[number], cand.sort_ts)
-            ends[number] = (story.members[0].sketch, cand.sketch)
-        story.members.append(cand)
+
+    def __init__(self) -> None:
+        self.stories: list[Story] = []
+        self.by_url: dict[str, int] = {}
+        # Stories holding each sketch hash, while at most MAX_HOLDERS do; a hash held by more
+        # is moved to `crowded` for good, so the lookups below never meet it again. Holders
+        # are tuples, so fresh hashes are registered at once (dict.fromkeys) and not one by one.
+        self.by_hash: dict[int, tuple[int, ...]] = {}
+        self.crowded: set[int] = set()
+        self.story_hashes: list[set[int]] = []
+        self.newest: list[float] = []  # per story, its newest copy's sort_ts
+        self.ends: list[tuple[Sketch, ...]] = []  # per story, its first and last copies
+        self.compared = 0
+
+    def match(self, cand: Candidate) -> int | None:
+        """The number of the story ``cand`` is a copy of, if any."""
+        self.compared += 1
         if cand.url_key:
-            by_url.setdefault(cand.url_key, story)
-        held = story_hashes.get(number)
-        if held is None:
-            story_hashes[number] = set(cand.sketch.hashes)
-            new = cand.sketch.hashes
+            n = self.by_url.get(cand.url_key)
+            if n is not None:
+                return n
+        hashes = cand.sketch.hashes
+        if not hashes:
+            return None
+        # Stories holding each sketch hash; a shingle in many stories is boilerplate
+        # ("责任编辑"): it tells nothing, and following it would compare every pair.
+        by_hash = self.by_hash
+        known = hashes & by_hash.keys()
+        if len(known) < MIN_SHARED:
+            return None  # no story can share MIN_SHARED hashes
+        shared: dict[int, int] = {}
+        _count_elements(shared, chain.from_iterable(map(by_hash.__getitem__, known)))
+        # Only stories sharing enough sketch hashes can reach the threshold; check those
+        # (most shared first; a stable sort keeps ties in the order they were met).
+        likely = sorted([(n, c) for n, c in shared.items() if c >= MIN_SHARED],
+                        key=itemgetter(1), reverse=True)
+        size, held_here, ts = cand.sketch.size, len(hashes), cand.sort_ts
+        window, newest, ends = DEDUP_WINDOW.total_seconds(), self.newest, self.ends
+        for n, count in likely:
+            if abs(newest[n] - ts) > window:
+                continue
+            # The first and the last copies met stand for the story: comparing with every
+            # copy of a much-syndicated story would cost more and find nothing new.
+            for other in ends[n]:
+                # `count` bounds the hashes shared with any one copy: most stories that
+                # share template sentences are ruled out here, without comparing sketches.
+                if not other.hashes:
+                    continue
+                j = count / min(SKETCH_K, len(other.hashes) + held_here - count)
+                if j * (other.size + size) < DUPLICATE_CONTAINMENT * (1 + j) * min(
+                        other.size, size):
+                    continue
+                if same_story(other, cand.sketch):
+                    return n
+        return None
+
+    def add(self, cand: Candidate, number: int | None) -> int:
+        """Put ``cand`` in story ``number`` (a new story if None); return the story's number."""
+        if number is None:
+            number = len(self.stories)
+            self.stories.append(Story([cand]))
+            self.newest.append(cand.sort_ts)
+            self.ends.append((cand.sketch,))
+            held = set(cand.sketch.hashes)
+            self.story_hashes.append(held)
+            new: AbstractSet[int] = cand.sketch.hashes
         else:
+            story = self.stories[number]
+            self.newest[number] = max(self.newest[number], cand.sort_ts)
+            self.ends[number] = (story.members[0].sketch, cand.sketch)
+            story.members.append(cand)
+            held = self.story_hashes[number]
             new = cand.sketch.hashes - held
             held |= new
-        for h in new:
-            holders = by_hash.get(h)
-            if holders is None:
-                if h not in crowded:
-                    by_hash[h] = [number]
-            elif len(holders) < MAX_HOLDERS:
-                holders.append(number)
-            else:
-                del by_hash[h]
-                crowded.add(h)
-    return stories
+        if cand.url_key:
+            self.by_url.setdefault(cand.url_key, number)
+        if new:
+            by_hash = self.by_hash
+            old = new & by_hash.keys()
+            # Each hash is touched once here, so the order they are registered in is free.
+            by_hash.update(dict.fromkeys(new - old - self.crowded, (number,)))
+            for h in old:
+                holders = by_hash[h]
+                if len(holders) < MAX_HOLDERS:
+                    by_hash[h] = (*holders, number)
+                else:
+                    del by_hash[h]
+                    self.crowded.add(h)
+        return number
+
+    def feed(self, candidates: Iterable[Candidate], limit: int) -> None:
+        """Read ``candidates`` (newest first) until ``limit`` stories; after ``limit``
+        stories, older candidates are still read for a while, to join copies to stories
+        already there, so a story never shows twice just because a copy fell past the end."""
+        extra = 0
+        window = DEDUP_WINDOW.total_seconds()
+        for cand in candidates:
+            full = len(self.stories) >= limit
+            if full:
+                extra += 1
+                if extra > limit or cand.sort_ts < self.newest[-1] - window:
+                    break
+            number = self.match(cand)
+            if number is None and full:
+                continue
+            self.add(cand, number)
+
+
+def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = ()
+          ) -> list[Story]:
+    """Group ``candidates`` (newest first) into at most ``limit`` stories (see Deduper)."""
+    d = Deduper()
+    d.feed(candidates, limit)
+    return d.stories
 
 
 def _is_copy(article: Article) -> bool:
