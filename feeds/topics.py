@@ -58,7 +58,7 @@ from sqlalchemy.engine import Connection
 from feeds.config import Config, Filter, Source, Topic
 from feeds.extract.chinese import convert
 from feeds.model import Article
-from feeds.store import Store, Stored, _article_from_row, articles_table
+from feeds.store import Store, Stored, _article_from_row, articles_table, revisions_table
 from feeds.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -353,6 +353,7 @@ def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS) -> tuple
         meta = _meta(conn)
         have = set(json.loads(meta["fields"])) if meta.get("version") == str(INDEX_VERSION) \
             else None
+        have_index = have is not None and set(fields) <= have
         if have is None or not set(fields) <= have:
             conn.execute(sa.delete(t))
             conn.execute(sa.delete(topic_state))
@@ -360,11 +361,24 @@ def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS) -> tuple
             _set_meta(conn, "version", str(INDEX_VERSION))
             _set_meta(conn, "fields", json.dumps(sorted(have)))
         top = conn.execute(sa.select(sa.func.max(t.c.seq))).scalar() or 0
-        ids = [r[0] for r in conn.execute(
-            sa.select(a.c.id).select_from(a.outerjoin(t, t.c.article_id == a.c.id))
-            .where(sa.or_(t.c.article_id.is_(None), t.c.content_hash != a.c.content_hash)))]
-    if not ids:
-        return 0, top
+        # What the store held when last folded: the highest article id, the count, and each
+        # source's revision (raised by every upsert that adds or changes an article). Equal
+        # now: nothing is new, and no article is read. Else only sources whose revision
+        # moved are compared with the folded versions (a store with fewer articles: all).
+        mark = _watermark(conn)
+        last = json.loads(meta.get("watermark", "null")) if have_index else None
+        if last == mark:
+            return 0, top
+        query = (sa.select(a.c.id).select_from(a.outerjoin(t, t.c.article_id == a.c.id))
+                 .where(sa.or_(t.c.article_id.is_(None), t.c.content_hash != a.c.content_hash)))
+        if last is not None and mark["count"] >= last["count"]:
+            moved = [sid for sid, rev in mark["revisions"].items()
+                     if last["revisions"].get(sid) != rev]
+            query = query.where(sa.or_(a.c.id > last["id"], a.c.source_id.in_(moved)))
+        ids = [r[0] for r in conn.execute(query)]
+        if not ids:
+            _set_meta(conn, "watermark", json.dumps(mark))
+            return 0, top
     seq = top + 1
     wanted = [name in have for name in FIELDS]
     columns = [a.c.id, a.c.content_hash, a.c.sort_ts, a.c.source_id, a.c.language]
@@ -383,8 +397,19 @@ def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS) -> tuple
             conn.execute(sa.delete(t).where(t.c.article_id.in_(chunk)))
             if values:
                 conn.execute(sa.insert(t), values)
+    with store.engine.begin() as conn:
+        _set_meta(conn, "watermark", json.dumps(mark))
     log.debug("folded %d articles (seq %d)", len(ids), seq)
     return len(ids), seq
+
+
+def _watermark(conn: Connection) -> dict[str, Any]:
+    """The highest article id, the number of articles and the revision of every source."""
+    a, r = articles_table, revisions_table
+    row = conn.execute(sa.select(sa.func.max(a.c.id), sa.func.count()).select_from(a)).one()
+    return {"id": row[0] or 0, "count": row[1],
+            "revisions": {sid: rev for sid, rev in conn.execute(
+                sa.select(r.c.source_id, r.c.revision))}}
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -828,6 +853,7 @@ class Deduper:
         self.newest: list[float] = []  # per story, its newest copy's sort_ts
         self.ends: list[tuple[Sketch, ...]] = []  # per story, its first and last copies
         self.compared = 0
+        self.read: list[int] = []  # the ids of the candidates read, in order
 
     def match(self, cand: Candidate) -> int | None:
         """The number of the story ``cand`` is a copy of, if any."""
@@ -905,10 +931,11 @@ class Deduper:
                     self.crowded.add(h)
         return number
 
-    def feed(self, candidates: Iterable[Candidate], limit: int) -> None:
+    def feed(self, candidates: Iterable[Candidate], limit: int) -> bool:
         """Read ``candidates`` (newest first) until ``limit`` stories; after ``limit``
         stories, older candidates are still read for a while, to join copies to stories
-        already there, so a story never shows twice just because a copy fell past the end."""
+        already there, so a story never shows twice just because a copy fell past the end.
+        True when it stopped before the candidates ran out."""
         extra = 0
         window = DEDUP_WINDOW.total_seconds()
         for cand in candidates:
@@ -916,11 +943,13 @@ class Deduper:
             if full:
                 extra += 1
                 if extra > limit or cand.sort_ts < self.newest[-1] - window:
-                    break
+                    return True
+            self.read.append(cand.article_id)
             number = self.match(cand)
             if number is None and full:
                 continue
             self.add(cand, number)
+        return False
 
 
 def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = ()
@@ -981,6 +1010,19 @@ def also_at(story: Story, shown: Candidate, names: dict[str, str]) -> Stored:
     changed = replace(article, content_html=body + note,
                       updated=max(updated, shown.stored.effective_updated))
     return Stored(shown.stored.source_id, changed)
+
+
+@dataclass(frozen=True)
+class SavedFeed:
+    """A feed's stories as kept in ``topic_feed``: the digest of the matches they were made
+    from, the ``shape`` (rule, limit, preferences) they are valid for, the member ids of each
+    story, the ids of the candidates dedup read (newest first), and whether it read them all."""
+
+    digest: str
+    shape: str
+    stories: list[list[int]]
+    read: list[int]
+    ended: bool
 
 
 class _Deeper(Exception):
@@ -1118,7 +1160,10 @@ class Index:
         self._sketches: list[dict[str, Any]] = []
         # Candidates read in this cycle, by article id: topics share many of their newest.
         self._candidates: dict[int, Candidate] = {}
-        self._feeds: dict[str, tuple[str, list[list[int]]]] | None = None
+        self._feeds: dict[str, SavedFeed] | None = None
+        # Counters for tests: candidates compared by dedup, feeds resumed from kept stories.
+        self.compared = 0
+        self.merges = 0
         # Whether topic_text holds the fields sketches are made of (read once, on demand).
         self._dedup_fields: bool | None = None
 
@@ -1324,9 +1369,9 @@ class Index:
         if not self._updated:
             self.update()
         if rules_hash is None:
-            return self._finish(self._compute(
-                lambda: self._store_candidates(self.enabled, limit * 2), limit, dedup_on,
-                prefer), prefer)
+            stories, _ = self._compute(
+                lambda: self._store_candidates(self.enabled, limit * 2), limit, dedup_on)
+            return self._finish(stories, prefer)
         while True:
             st = self.states[rules_hash]
             cut = len(st.top) if since is None else sum(1 for ts, _ in st.top if ts >= since)
@@ -1337,60 +1382,131 @@ class Index:
             if memo in _ENTRIES:
                 return _ENTRIES[memo]
             digest = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+            # The saved feed is only reused for the same limit, dedup and preference.
+            shape = hashlib.sha256(repr((rules_hash, st.depth, limit, dedup_on, tuple(prefer),
+                                         self.scope)).encode()).hexdigest()[:16]
             saved = self._saved_feeds().get(rules_hash)
-            if saved is not None and saved[0] == digest:
+            if saved is not None and saved.digest == digest:
                 # Written by an earlier process from the same matches: no dedup, no sketches.
-                with self.store.engine.connect() as conn:
-                    loaded = {c.article_id: c for c in self._load(
-                        conn, [(0.0, aid) for ids in saved[1] for aid in ids])}
-                stories = [Story([loaded[aid] for aid in ids if aid in loaded])
-                           for ids in saved[1]]
-                stories = [story for story in stories if story.members]
+                stories = self._load_stories(saved.stories)
             else:
-                try:
-                    stories = self._compute(
-                        lambda st=st: self._rule_candidates(st, since, limit + 10),  # type: ignore[misc]
-                        limit, dedup_on, prefer)
-                except _Deeper:
-                    self._sketches.clear()
-                    self._deepen(rules_hash)
-                    continue
-                self._save_feed(rules_hash, digest, stories)
+                merged = None
+                if saved is not None and dedup_on and saved.shape == shape:
+                    merged = self._merge(saved, st.top[:cut], limit, st.truncated)
+                if merged is not None:
+                    stories, read, ended = merged
+                else:
+                    try:
+                        stories, (read, ended) = self._compute(
+                            lambda st=st: self._rule_candidates(st, since, limit + 10),  # type: ignore[misc]
+                            limit, dedup_on)
+                    except _Deeper:
+                        self._sketches.clear()
+                        self._deepen(rules_hash)
+                        continue
+                self._save_feed(rules_hash, SavedFeed(digest, shape, [
+                    [c.article_id for c in story.members] for story in stories], read, ended))
             entries = self._finish(stories, prefer)
             if len(_ENTRIES) > 2000:
                 _ENTRIES.clear()
             _ENTRIES[memo] = entries
             return entries
 
-    def _saved_feeds(self) -> dict[str, tuple[str, list[list[int]]]]:
+    def _load_stories(self, ids: list[list[int]]) -> list[Story]:
+        with self.store.engine.connect() as conn:
+            loaded = {c.article_id: c for c in self._load(
+                conn, [(0.0, aid) for members in ids for aid in members])}
+        stories = [Story([loaded[aid] for aid in members if aid in loaded]) for members in ids]
+        return [story for story in stories if story.members]
+
+    def _merge(self, saved: SavedFeed, items: Sequence[tuple[float, int]], limit: int,
+               truncated: bool) -> tuple[list[Story], list[int], bool] | None:
+        """The stories of a feed whose only change is new matches ahead of the candidates
+        it read last time: the kept stories are registered again (nothing compared) and only
+        the new candidates are compared with them. None when something older changed (a
+        match gone or inserted among the read ones, the max_age cut moved past them, an
+        older match where the last run read to the end): then the feed is computed afresh."""
+        read = saved.read
+        if not read:
+            return None
+        ids = [aid for _, aid in items]
+        try:
+            fresh = ids.index(read[0])
+        except ValueError:
+            return None
+        if ids[fresh : fresh + len(read)] != read:
+            return None
+        if saved.ended and (truncated or len(ids) != fresh + len(read)):
+            return None
+        self.merges += 1
+        if fresh == 0:
+            return self._load_stories(saved.stories), read, saved.ended
+        story_of = {aid: n for n, members in enumerate(saved.stories) for aid in members}
+        with self.store.engine.connect() as conn:
+            kept = {c.article_id: c for c in self._load(
+                conn, [x for x in items[fresh : fresh + len(read)] if x[1] in story_of])}
+            new = self._load(conn, items[:fresh])
+        self._flush_sketches()
+        d = Deduper()
+        # Replayed in the order they were read, the kept stories get the numbers and the
+        # lookups they had; a story whose copies are not all loadable is dropped.
+        renumber: dict[int, int] = {}
+        for aid in read:
+            n = story_of.get(aid)
+            cand = kept.get(aid)
+            if n is None or cand is None:
+                continue
+            renumber[n] = d.add(cand, renumber.get(n))
+        old = len(d.stories)
+        for cand in new:
+            d.add(cand, d.match(cand))
+        self.compared += d.compared
+        # New stories are newer than every kept one: they come first, as in a fresh run.
+        stories = d.stories[old:] + d.stories[:old]
+        return stories[:limit], ids[:fresh] + read, saved.ended
+
+    def _saved_feeds(self) -> dict[str, SavedFeed]:
         if self._feeds is None:
+            self._feeds = {}
             with self.store.engine.connect() as conn:
-                self._feeds = {r.rules_hash: (r.digest, json.loads(r.stories))
-                               for r in conn.execute(sa.select(topic_feed))}
+                for r in conn.execute(sa.select(topic_feed)):
+                    data = json.loads(r.stories)
+                    if isinstance(data, dict):
+                        self._feeds[r.rules_hash] = SavedFeed(
+                            r.digest, data["shape"], data["stories"], data["read"],
+                            data["ended"])
+                    else:  # written before feeds were resumable: reusable, not mergeable
+                        self._feeds[r.rules_hash] = SavedFeed(r.digest, "", data, [], True)
         return self._feeds
 
-    def _save_feed(self, rules_hash: str, digest: str, stories: list[Story]) -> None:
-        ids = [[c.article_id for c in story.members] for story in stories]
-        self._saved_feeds()[rules_hash] = (digest, ids)
+    def _save_feed(self, rules_hash: str, feed: SavedFeed) -> None:
+        self._saved_feeds()[rules_hash] = feed
         f = topic_feed
+        data = {"shape": feed.shape, "stories": feed.stories, "read": feed.read,
+                "ended": feed.ended}
         with self.store.engine.begin() as conn:
             conn.execute(sa.delete(f).where(f.c.rules_hash == rules_hash))
-            conn.execute(sa.insert(f).values(rules_hash=rules_hash, digest=digest,
-                                             stories=json.dumps(ids)))
+            conn.execute(sa.insert(f).values(rules_hash=rules_hash, digest=feed.digest,
+                                             stories=json.dumps(data)))
 
     def _compute(self, candidates: Callable[[], Generator[Candidate, None, None]], limit: int,
-                 dedup_on: bool, prefer: Sequence[str]) -> list[Story]:
-        """The stories of a feed (one candidate each without dedup), newest first."""
+                 dedup_on: bool) -> tuple[list[Story], tuple[list[int], bool]]:
+        """The stories of a feed (one candidate each without dedup), newest first, the ids
+        of the candidates read, and whether the candidates ran out."""
         cands = candidates()
         try:
             if not dedup_on:
                 stories = [Story([c]) for _, c in zip(range(limit), cands, strict=False)]
+                read, ended = [], False
             else:
-                stories = dedup(cands, limit, prefer)
+                d = Deduper()
+                ended = not d.feed(cands, limit)
+                stories, read = d.stories, d.read
+                self.compared += d.compared
         finally:
             cands.close()
         self._flush_sketches()
-        return stories
+        return stories, (read, ended)
 
     def _finish(self, stories: list[Story], prefer: Sequence[str]) -> list[Stored]:
         order = [s.id for s in self.config.sources]
