@@ -841,7 +841,8 @@ class Deduper:
     are compared with them. ``compared`` counts the candidates compared, for tests.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_holders: int = MAX_HOLDERS) -> None:
+        self.max_holders = max_holders
         self.stories: list[Story] = []
         self.by_url: dict[str, int] = {}
         # Stories holding each sketch hash, while at most MAX_HOLDERS do; a hash held by more
@@ -924,7 +925,7 @@ class Deduper:
             by_hash.update(dict.fromkeys(new - old - self.crowded, (number,)))
             for h in old:
                 holders = by_hash[h]
-                if len(holders) < MAX_HOLDERS:
+                if len(holders) < self.max_holders:
                     by_hash[h] = (*holders, number)
                 else:
                     del by_hash[h]
@@ -1023,6 +1024,7 @@ class SavedFeed:
     stories: list[list[int]]
     read: list[int]
     ended: bool
+    seq: int  # the index sequence number the matches were up to
 
 
 class _Deeper(Exception):
@@ -1405,7 +1407,8 @@ class Index:
                         self._deepen(rules_hash)
                         continue
                 self._save_feed(rules_hash, SavedFeed(digest, shape, [
-                    [c.article_id for c in story.members] for story in stories], read, ended))
+                    [c.article_id for c in story.members] for story in stories], read, ended,
+                    st.seq))
             entries = self._finish(stories, prefer)
             if len(_ENTRIES) > 2000:
                 _ENTRIES.clear()
@@ -1438,6 +1441,14 @@ class Index:
             return None
         if saved.ended and (truncated or len(ids) != fresh + len(read)):
             return None
+        # An article read last time and folded again since (edited in place) may have
+        # another text: the stories made of it are not to be trusted.
+        t = topic_text
+        with self.store.engine.connect() as conn:
+            since = {r[0] for r in conn.execute(
+                sa.select(t.c.article_id).where(t.c.seq > saved.seq))}
+        if since & set(read):
+            return None
         self.merges += 1
         if fresh == 0:
             return self._load_stories(saved.stories), read, saved.ended
@@ -1447,7 +1458,10 @@ class Index:
                 conn, [x for x in items[fresh : fresh + len(read)] if x[1] in story_of])}
             new = self._load(conn, items[:fresh])
         self._flush_sketches()
-        d = Deduper()
+        # No hash is dropped as boilerplate here: which hashes a fresh run would have
+        # dropped depends on the order stories were met in, and only the new candidates
+        # are compared, so following every hash costs little and misses no copy.
+        d = Deduper(max_holders=len(read) + 1)
         # Replayed in the order they were read, the kept stories get the numbers and the
         # lookups they had; a story whose copies are not all loadable is dropped.
         renumber: dict[int, int] = {}
@@ -1474,16 +1488,16 @@ class Index:
                     if isinstance(data, dict):
                         self._feeds[r.rules_hash] = SavedFeed(
                             r.digest, data["shape"], data["stories"], data["read"],
-                            data["ended"])
+                            data["ended"], data["seq"])
                     else:  # written before feeds were resumable: reusable, not mergeable
-                        self._feeds[r.rules_hash] = SavedFeed(r.digest, "", data, [], True)
+                        self._feeds[r.rules_hash] = SavedFeed(r.digest, "", data, [], True, 0)
         return self._feeds
 
     def _save_feed(self, rules_hash: str, feed: SavedFeed) -> None:
         self._saved_feeds()[rules_hash] = feed
         f = topic_feed
         data = {"shape": feed.shape, "stories": feed.stories, "read": feed.read,
-                "ended": feed.ended}
+                "ended": feed.ended, "seq": feed.seq}
         with self.store.engine.begin() as conn:
             conn.execute(sa.delete(f).where(f.c.rules_hash == rules_hash))
             conn.execute(sa.insert(f).values(rules_hash=rules_hash, digest=feed.digest,

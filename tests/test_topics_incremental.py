@@ -1,0 +1,124 @@
+"""Topics: a cycle with new articles costs the new articles, not the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from feeds import topics
+from feeds.config import Config, parse_config
+from feeds.extract.chinese import convert
+from feeds.model import Article
+from feeds.store import Store
+from feeds.topics import Index, refresh_index
+
+NOW = datetime(2024, 6, 7, 12, 0, tzinfo=UTC)
+
+CONFIG = """
+store: {path: db.sqlite}
+output: {max_entries: 20}
+sources:
+  - {id: alpha, url: "https://alpha.example.org/feed"}
+  - {id: beta, url: "https://beta.example.org/feed"}
+topics:
+  - {id: qingdao, any: [青岛], limit: 20}
+"""
+
+
+def art(key: str, n: int, minutes: float, script: str = "s") -> Article:
+    """Story ``n`` (its own numbers in every sentence), in Simplified or Traditional."""
+    text = f"青岛第{n}条新闻：" + "".join(f"内容{n}句子{k}不同。" for k in range(12))
+    title = f"青岛{n}"
+    if script == "t":
+        text, title = convert(text, "s2t"), convert(title, "s2t")
+    return Article(key=key, url=f"https://{key}.example.org/", canonical_url=None, title=title,
+                   text=text, content_html=f"<p>{text}</p>",
+                   published=NOW - timedelta(minutes=minutes))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(tmp_path / "db.sqlite")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return parse_config(CONFIG, "c.yaml", tmp_path)
+
+
+def fresh_index(config: Config, store: Store) -> Index:
+    """An Index as a new process would make it (nothing cached in this one)."""
+    topics._ENTRIES.clear()
+    index = Index(config, store)
+    index.update()
+    return index
+
+
+def shown(index: Index, config: Config) -> list[tuple[str, str]]:
+    return [(s.article.title, s.article.content_html or "")
+            for s in index.topic_entries(config.topics[0], NOW)]
+
+
+def test_new_articles_are_compared_only_with_kept_stories(config: Config,
+                                                          store: Store) -> None:
+    """After N new articles, dedup compares N candidates (not the store's), joins a new copy
+    to its kept story, and gives the feed a fresh computation would give."""
+    store.upsert("alpha", [art(f"old{n}", n, 100 + n) for n in range(300)], NOW)
+    first = fresh_index(config, store)
+    assert len(shown(first, config)) == 20
+    assert first.compared > 20  # the first build reads every candidate it needs
+    # Five new stories, and a copy (other script, other source) of the newest kept one.
+    store.upsert("alpha", [art(f"new{n}", 1000 + n, n) for n in range(5)], NOW)
+    store.upsert("beta", [art("copy0", 0, 10, script="t")], NOW)
+    later = fresh_index(config, store)
+    merged = shown(later, config)
+    assert later.merges == 1 and later.compared == 6
+    assert [title for title, _ in merged[:5]] == [f"青岛{1000 + n}" for n in range(5)]
+    assert "also-at" in dict(merged)["青岛0"]
+    # The same store, feed computed from scratch (kept stories forgotten): the same feed.
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(topics.topic_feed))
+    scratch = fresh_index(config, store)
+    assert shown(scratch, config) == merged
+    assert scratch.merges == 0
+
+
+def test_an_older_change_computes_the_feed_afresh(config: Config, store: Store) -> None:
+    """A change among the matches a feed already read (an edited old article) is not
+    merged: the feed is computed again from its matches."""
+    store.upsert("alpha", [art(f"old{n}", n, 100 + n) for n in range(50)], NOW)
+    fresh_index(config, store).topic_entries(config.topics[0], NOW)
+    store.upsert("alpha", [art("old3", 3, 100 + 3, script="t")], NOW)  # edited in place
+    later = fresh_index(config, store)
+    assert len(shown(later, config)) == 20
+    assert later.merges == 0 and later.compared > 20
+
+
+def test_nothing_new_reads_no_article(config: Config, store: Store) -> None:
+    """With nothing stored since the last fold, refresh_index compares no article with its
+    folded version; after an upsert it compares only the source that changed."""
+    store.upsert("alpha", [art(f"a{n}", n, n) for n in range(30)], NOW)
+    store.upsert("beta", [art(f"b{n}", 100 + n, n) for n in range(30)], NOW)
+    assert refresh_index(store)[0] == 60
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        assert refresh_index(store)[0] == 0
+        assert not [s for s in statements if "JOIN topic_text" in s]
+        store.upsert("beta", [art("b-new", 500, 0)], NOW)
+        statements.clear()
+        assert refresh_index(store)[0] == 1
+        joins = [s for s in statements if "JOIN topic_text" in s]
+        assert len(joins) == 1 and "articles.source_id IN" in joins[0]
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", record)
