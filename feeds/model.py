@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -87,3 +87,22 @@ def compute_content_hash(article: Article) -> str:
     """A hash of everything a reader sees, to detect changed entries."""
     blob = json.dumps(_payload(article), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An article as stored, with the source it belongs to."""
+
+    source_id: str
+    article: Article
+
+    @property
+    def effective_updated(self) -> datetime:
+        """When the entry last changed, for Atom ``updated`` (RFC 4287 §4.2.15)."""
+        a = self.article
+        return a.updated or a.published or a.first_seen or datetime.fromtimestamp(0, UTC)
+
+    @property
+    def sort_date(self) -> datetime:
+        a = self.article
+        return a.published or a.first_seen or datetime.fromtimestamp(0, UTC)

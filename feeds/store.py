@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from feeds.errors import StoreError
-from feeds.model import Article, Enclosure, Image, Person
+from feeds.model import Article, Enclosure, Image, Person, Stored
 
 log = logging.getLogger(__name__)
 
@@ -156,25 +156,6 @@ class SourceState:
     moved_to: str | None = None
     gone: bool = False
     interval_hint: float | None = None
-
-
-@dataclass(frozen=True)
-class Stored:
-    """An article as stored, with the source it belongs to."""
-
-    source_id: str
-    article: Article
-
-    @property
-    def effective_updated(self) -> datetime:
-        """When the entry last changed, for Atom ``updated`` (RFC 4287 §4.2.15)."""
-        a = self.article
-        return a.updated or a.published or a.first_seen or datetime.fromtimestamp(0, UTC)
-
-    @property
-    def sort_date(self) -> datetime:
-        a = self.article
-        return a.published or a.first_seen or datetime.fromtimestamp(0, UTC)
 
 
 @dataclass(frozen=True)
