@@ -12,7 +12,7 @@ import pytest
 from atomcheck import assert_valid_atom
 from lxml import etree
 
-from feeds import publish
+from feeds import render
 from feeds.config import Config, parse_config
 from feeds.model import Article, Enclosure, Person
 from feeds.publish import (
@@ -376,7 +376,7 @@ def test_failed_render_leaves_previous_output(tmp_path: Path, store: Store,
             raise OSError("killed")
         real_replace(src, dst)
 
-    monkeypatch.setattr(publish.os, "replace", flaky)
+    monkeypatch.setattr(render.os, "replace", flaky)
     with pytest.raises(OSError, match="killed"):
         publish_all(config, store, T0 + timedelta(hours=1))
     for name, data in before.items():
