@@ -1441,6 +1441,9 @@ class Index:
             return None
         if saved.ended and (truncated or len(ids) != fresh + len(read)):
             return None
+        if fresh > len(read) // 2:
+            # About as many new candidates as a fresh run reads: that run costs no more.
+            return None
         # An article read last time and folded again since (edited in place) may have
         # another text: the stories made of it are not to be trusted.
         t = topic_text

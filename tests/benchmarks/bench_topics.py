@@ -262,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
 
     measure(f"3. incremental: {len(new)} new articles: store them", lambda: None)
     measure(f"   incremental: fold + match {len(new)} new articles", incremental, trace)
+    before = index.compared
     measure("   then every feed", lambda: feeds(index, config), trace)
+    print(f"   ({index.merges} feeds resumed from kept stories, "
+          f"{index.compared - before} candidates compared)", flush=True)
 
     def again() -> int:
         index.update()
