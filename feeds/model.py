@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -68,25 +66,46 @@ class Article:
             object.__setattr__(self, "content_hash", compute_content_hash(self))
 
 
-def _payload(article: Article) -> dict[str, Any]:
-    """The fields whose change means the story changed (not timestamps we derive ourselves)."""
-    # The same dict dataclasses.asdict gives, built without its deep copies (5x faster, and
-    # this runs for every parsed entry). tests/test_model.py holds it to asdict's result.
-    data = {f.name: getattr(article, f.name) for f in fields(article)
-            if f.name not in ("first_seen", "content_hash", "fingerprint")}
-    for name in ("authors", "contributors", "images", "enclosures"):
-        data[name] = [dict(vars(item)) for item in data[name]]
-    data["categories"] = list(data["categories"])
-    for name in ("published", "updated"):
-        value = data[name]
-        data[name] = value.isoformat() if value else None
-    return data
+def _s(value: str | None) -> str:
+    """A string field in a self-delimiting form: its length first, so no content can imitate
+    a field boundary; None differs from every string."""
+    return "N" if value is None else f"{len(value)}:{value}"
+
+
+def _date(value: datetime | None) -> str:
+    # The written offset counts: 08:00+00:00 and 16:00+08:00 are equal datetimes.
+    return _s(value.isoformat() if value is not None else None)
+
+
+def _payload(article: Article) -> str:
+    """The fields whose change means the story changed (not timestamps we derive ourselves),
+    as one unambiguous string: equal articles give equal strings, any field change another.
+
+    Spelled out field by field (a generic walk over ``fields`` cost twice as much);
+    tests/test_model.py changes every field of every kind and checks the hash follows.
+    """
+    a = article
+    parts = [_s(a.key), _s(a.url), _s(a.canonical_url), _s(a.title), _s(a.summary),
+             _s(a.content_html), _s(a.text), _date(a.published), _date(a.updated),
+             _s(a.source_name), _s(a.language), f"#{len(a.categories)};"]
+    parts += [_s(c) for c in a.categories]
+    for group in (a.authors, a.contributors):
+        parts.append(f"#{len(group)};")
+        parts += [_s(p.name) + _s(p.email) + _s(p.uri) for p in group]
+    parts.append(f"#{len(a.images)};")
+    parts += [_s(i.url) + _s(i.caption) for i in a.images]
+    parts.append(f"#{len(a.enclosures)};")
+    parts += [_s(e.url) + _s(e.type) + ("N" if e.length is None else f"{e.length};")
+              for e in a.enclosures]
+    return "".join(parts)
 
 
 def compute_content_hash(article: Article) -> str:
     """A hash of everything a reader sees, to detect changed entries."""
-    blob = json.dumps(_payload(article), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+    # A length-prefixed string and SHA-256: a third of the cost of the JSON form it replaced
+    # (it runs for every parsed entry). Stored hashes changed once with it.
+    blob = _payload(article).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(blob).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
