@@ -99,9 +99,11 @@ def _resolve(base: str | None, match: re.Match[str]) -> str:
     if not _PLAIN_ABSOLUTE.match(value):
         if base:
             value = _join(base, value)
-        scheme = urlsplit(value).scheme
-        if scheme and scheme not in URL_SCHEMES:
-            return ""
+        # An http(s) prefix is the scheme urlsplit would read (the common joined case).
+        if not value.startswith(("http://", "https://")):
+            scheme = urlsplit(value).scheme
+            if scheme and scheme not in URL_SCHEMES:
+                return ""
     return f' {match.group(1)}="{_escape_attribute(value)}"'
 
 

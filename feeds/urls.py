@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -15,6 +16,21 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
 
+# An absolute http(s) URL that urljoin returns unchanged whatever the base: an ASCII host
+# (urlsplit checks others), no query, params or fragment (urlunparse drops an empty one) and no
+# whitespace (urlsplit removes tabs and newlines).
+_PLAIN_ABSOLUTE = re.compile(r"https?://[^\x00-\x20\x7f-\U0010ffff/?#;\[\]\\]+(?:/[^?#;\s]*)?\Z")
+# A URL that is its own canonical form but for a missing "/" path or a fragment: lower-case
+# ASCII host without port or user, no query (parse_qsl/urlencode would re-encode it).
+_PLAIN_CANONICAL = re.compile(r"https?://[a-z0-9.-]+(/[^?#\s]*)?(#\S*)?\Z")
+
+
+def join_url(base: str, url: str) -> str:
+    """``urljoin(base, url)``, without its cost (two urlsplit calls) for a plain absolute URL."""
+    if _PLAIN_ABSOLUTE.match(url):
+        return url
+    return urljoin(base, url)
+
 
 def canonical_url(url: str, base: str | None = None) -> str:
     """The canonical form of ``url``: absolute, lower-case host, no fragment, no tracking.
@@ -24,7 +40,13 @@ def canonical_url(url: str, base: str | None = None) -> str:
     """
     if base:
         url = urljoin(base, url)
-    parts = urlsplit(url.strip())
+    url = url.strip()
+    plain = _PLAIN_CANONICAL.match(url)
+    if plain:  # the common case, as the general code below would write it
+        fragment = plain.start(2)
+        head = url[:fragment] if fragment >= 0 else url
+        return head if plain.group(1) else head + "/"
+    parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     port = parts.port

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urljoin
 
 from feedparser.datetimes import _parse_date
 from lxml import etree
 
 from feeds.encoding import feed_charset_override
+from feeds.urls import join_url
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
@@ -115,7 +115,7 @@ def _rss(root: etree._Element, url: str) -> dict[str, Any]:
                 raise Decline
             feed[tag] = _plain(child)
     if feed.get("link"):
-        feed["link"] = urljoin(url, feed["link"])  # as feedparser resolves it
+        feed["link"] = join_url(url, feed["link"])  # as feedparser resolves it
     return {"version": "rss20", "bozo": False, "feed": feed, "entries": entries}
 
 
@@ -183,7 +183,7 @@ def _plain_text(element: etree._Element) -> str:
 
 def _base(element: etree._Element, inherited: str) -> str:
     value = element.get(XML_BASE)
-    return urljoin(inherited, value) if value else inherited
+    return join_url(inherited, value) if value else inherited
 
 
 def _atom_text(element: etree._Element, base: str) -> dict[str, Any]:
@@ -215,7 +215,7 @@ def _atom(root: etree._Element, url: str) -> dict[str, Any]:
         elif tag == f"{ATOM}link":
             rel = child.get("rel", "alternate")
             if rel == "alternate" and "link" not in feed:
-                feed["link"] = urljoin(url, child.get("href") or "")
+                feed["link"] = join_url(url, child.get("href") or "")
     if "link" not in feed:
         raise Decline  # feedparser falls back to the feed id, in its own way
     return {"version": "atom10", "bozo": False, "feed": feed, "entries": entries}

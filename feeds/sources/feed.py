@@ -14,14 +14,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
-from urllib.parse import urljoin
 
 from feeds.errors import ParseError
 from feeds.extract.chinese import clean_text, convert
 from feeds.extract.dates import parse_feed_date
 from feeds.model import Article, Enclosure, Image, Person
 from feeds.sanitize import html_to_text, one_line, sanitize_html, sanitized_text, shorten
-from feeds.urls import canonical_url
+from feeds.urls import canonical_url, join_url
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +268,7 @@ def _link(entry: Mapping[str, Any], base: str) -> str | None:
                 break
     if not isinstance(link, str) or not link.strip():
         return None
-    absolute = urljoin(base, link.strip())
+    absolute = join_url(base, link.strip())
     return absolute if absolute.startswith(("http://", "https://")) else None
 
 
@@ -302,7 +301,7 @@ def _enclosures(entry: Mapping[str, Any], base: str) -> tuple[Enclosure, ...]:
         href = item.get("href")
         if not href:
             continue
-        url = urljoin(base, href)
+        url = join_url(base, href)
         if not url.startswith(("http://", "https://")) or any(e.url == url for e in out):
             continue
         length = item.get("length")
@@ -322,7 +321,7 @@ def _images(
     urls: list[str] = []
     for media in (*entry.get("media_content", []), *entry.get("media_thumbnail", [])):
         if media.get("url") and media.get("medium", "image") == "image":
-            urls.append(urljoin(base, media["url"]))
+            urls.append(join_url(base, media["url"]))
     urls += [e.url for e in enclosures if (e.type or "").startswith("image/")]
     return tuple(Image(url=u) for u in dict.fromkeys(urls) if u.startswith(("http://", "https://")))
 
