@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -88,3 +89,19 @@ def test_declines_what_it_does_not_know() -> None:
     assert parse_plain_feed(atom, URL, None) is not None
     assert parse_plain_feed(atom.replace(b'type="html"', b'type="xhtml"', 1), URL, None) is None
     assert parse_plain_feed(rss[:-40], URL, None) is None  # not well-formed
+
+
+def test_dates_only_feedparser_reads() -> None:
+    """A date our own reader gives up on falls back to feedparser's reading on both paths."""
+    rss = re.sub(rb"<pubDate>[^<]*</pubDate>", b"<pubDate>01 May 2024</pubDate>",
+                 feedgen_data.rss(2, 3), count=1)
+    atom = re.sub(rb"<published>[^<]*</published>", b"<published>2024-05</published>",
+                  feedgen_data.atom(1, 3), count=1)
+    for body in (rss, atom):
+        result = both(body)
+        assert result is not None
+        fast, slow = result
+        assert fast == slow
+        first = fast[0]  # type: ignore[index]
+        assert first.published is not None and first.published.date().isoformat() == (
+            "2024-05-01")

@@ -15,13 +15,16 @@ def aware(value: datetime, tz: tzinfo) -> datetime:
 
 
 def parse_feed_date(
-    raw: str | None, parsed: time.struct_time | None, tz: tzinfo
+    raw: str | None,
+    parsed: time.struct_time | Callable[[], time.struct_time | None] | None,
+    tz: tzinfo,
 ) -> datetime | None:
     """The date of a feed element.
 
     feedparser normalises every date to UTC and silently assumes UTC when the feed gives no
     offset; a Chinese feed writing ``2021-06-07 10:22:00`` means Beijing time, so a date
-    without an offset is read in the source's time zone instead.
+    without an offset is read in the source's time zone instead. ``parsed`` (feedparser's
+    reading) is the fallback; a callable is called only when that fallback is needed.
     """
     if raw:
         text = raw.strip()
@@ -39,6 +42,8 @@ def parse_feed_date(
             value = _feed_rfc822(text, tz)
         if value is not None:
             return _plausible(aware(value, tz))
+    if callable(parsed):
+        parsed = parsed()
     if parsed is not None:
         try:
             return _plausible(datetime(*parsed[:6], tzinfo=UTC))
