@@ -6,7 +6,7 @@ import email.utils
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 
 def aware(value: datetime, tz: tzinfo) -> datetime:
@@ -37,6 +37,8 @@ def parse_feed_date(
             if value is None and _FEED_SLASHED.match(text):
                 return None  # 2021/13/07: feedparser's reading of it would be a wrong date
         if value is None:
+            value = _plain_rfc822(text)
+        if value is None:
             if text.endswith("-0000"):
                 text = text[:-5] + "+0000"  # RFC 2822 "unknown zone"; feeds mean UTC by it
             value = _feed_rfc822(text, tz)
@@ -66,6 +68,35 @@ def _feed_slashed(text: str) -> datetime | None:
     year, month, day, hour, minute, second = (int(part or 0) for part in match.groups())
     try:
         return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+
+
+# RFC 822 as most RSS feeds write it, read without the email module's general parser.
+_PLAIN_RFC822 = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d\d):(\d\d):(\d\d) "
+    r"(?:([+-])(\d\d)(\d\d)|GMT|UTC|UT|Z)\Z"
+)
+_MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+
+
+def _plain_rfc822(text: str) -> datetime | None:
+    """What :func:`email.utils.parsedate_to_datetime` gives for the plain form, else None (the
+    general path then decides, also on out-of-range values). "-0000" means UTC here."""
+    match = _PLAIN_RFC822.match(text)
+    if match is None:
+        return None
+    day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = match.groups()
+    offset = 0
+    if sign is not None:
+        offset = int(zone_hours) * 3600 + int(zone_minutes) * 60
+        if sign == "-":
+            offset = -offset
+    try:
+        return datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute),
+                        int(second), tzinfo=timezone(timedelta(seconds=offset)))
     except ValueError:
         return None
 
