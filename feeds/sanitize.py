@@ -76,20 +76,24 @@ _PLAIN_ORIGIN = re.compile(r"(https?://[^/?#@\[\]\s\\]+)(?=[/?#]|\Z)")
 
 def _origin(base: str) -> str | None:
     plain = _PLAIN_ORIGIN.match(base)
-    if plain and not any(c in base for c in "\t\r\n"):
+    if plain and "\t" not in base and "\r" not in base and "\n" not in base:
         return plain.group(1)
-    parts = urlsplit(base)
+    try:
+        parts = urlsplit(base)
+    except ValueError:
+        return None  # urljoin then raises as it did (only a joined URL needs the base)
     if parts.scheme in ("http", "https") and parts.netloc and "@" not in parts.netloc:
         return f"{parts.scheme}://{parts.netloc}"
     return None
 
 
-def _join(base: str, value: str) -> str:
-    """urljoin(base, value), without its cost for the common root-relative path."""
-    if _ROOT_RELATIVE.match(value) and not _DOT_SEGMENT.search(value):
-        origin = _origin(base)
-        if origin:
-            return origin + value
+def _join(base: str, value: str, origin: str | None) -> str:
+    """urljoin(base, value), without its cost for the common root-relative path.
+
+    ``origin`` is ``_origin(base)``, computed once per fragment by the caller.
+    """
+    if origin and _ROOT_RELATIVE.match(value) and not _DOT_SEGMENT.search(value):
+        return origin + value
     return urljoin(base, value)
 
 
@@ -97,12 +101,12 @@ def _escape_attribute(value: str) -> str:
     return value.replace("&", "&amp;").replace('"', "&quot;").replace("\u00a0", "&nbsp;")
 
 
-def _resolve(base: str | None, match: re.Match[str]) -> str:
+def _resolve(base: str | None, origin: str | None, match: re.Match[str]) -> str:
     raw = match.group(2)
     value = (html.unescape(raw) if "&" in raw else raw).strip()
     if not _PLAIN_ABSOLUTE.match(value):
         if base:
-            value = _join(base, value)
+            value = _join(base, value, origin)
         # An http(s) prefix is the scheme urlsplit would read (the common joined case).
         if not value.startswith(("http://", "https://")):
             scheme = urlsplit(value).scheme
@@ -134,7 +138,8 @@ def sanitize_html(fragment: str | None, base_url: str | None = None) -> str:
         ).strip()
     cleaned: str = _CLEANER.clean(fragment)
     if '="' in cleaned:
-        cleaned = _URL_ATTRIBUTE.sub(lambda m: _resolve(base_url, m), cleaned)
+        origin = _origin(base_url) if base_url else None  # once, not per attribute
+        cleaned = _URL_ATTRIBUTE.sub(lambda m: _resolve(base_url, origin, m), cleaned)
     return cleaned.strip()
 
 
