@@ -6,10 +6,13 @@ written in one transaction, so a crash leaves either the whole poll or none of i
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from feeds.errors import StoreError
-from feeds.model import Article, Enclosure, Image, Person, Stored
+from feeds.model import Article, Enclosure, Image, Person
+from feeds.model import Stored as Stored  # re-exported: it lived here first
 
 log = logging.getLogger(__name__)
 
@@ -172,43 +176,66 @@ def _json_list(items: Sequence[Any]) -> str:
     return json.dumps([dict(vars(i)) for i in items], ensure_ascii=False, separators=(",", ":"))
 
 
-def _row_values(source_id: str, article: Article, first_seen: datetime | None = None
-                ) -> dict[str, Any]:
-    """The row of ``article``; ``first_seen`` replaces the article's (without a copy of it)."""
-    first_seen = first_seen or article.first_seen
-    sort_date = article.published or first_seen
-    assert sort_date is not None
-    return {
-        "source_id": source_id,
-        "key": article.key,
-        "url": article.url,
-        "canonical_url": article.canonical_url,
-        "title": article.title,
-        "summary": article.summary,
-        "content_html": article.content_html,
-        "text": article.text,
-        "published": article.published,
-        "updated": article.updated,
-        "first_seen": first_seen,
-        "sort_ts": sort_date.timestamp(),
-        "authors": _json_list(article.authors),
-        "contributors": _json_list(article.contributors),
-        "source_name": article.source_name,
-        "categories": json.dumps(list(article.categories), ensure_ascii=False)
-        if article.categories else "[]",
-        "language": article.language,
-        "images": _json_list(article.images),
-        "enclosures": _json_list(article.enclosures),
-        "content_hash": article.content_hash,
-        "fingerprint": article.fingerprint,
-    }
+def _iso(value: datetime | None) -> str | None:
+    """``value`` as AwareDateTime stores it (the hot paths bind plain driver values)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime reached the store")
+    return value.isoformat()
 
 
-def _json_items(text: str) -> list[Any]:
-    return [] if text == "[]" else list(json.loads(text))
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _categories_json(items: tuple[str, ...]) -> str:
+    return json.dumps(list(items), ensure_ascii=False) if items else "[]"
+
+
+# The article columns the hot statements bind, in one place: an insert binds source_id,
+# key, first_seen and these; an update binds these where (source_id, key) match.
+_CHANGING = ("url", "canonical_url", "title", "summary", "content_html", "text", "published",
+             "updated", "sort_ts", "authors", "contributors", "source_name", "categories",
+             "language", "images", "enclosures", "content_hash", "fingerprint")
+
+
+def _changing_values(article: Article, updated: datetime | None, sort_ts: float
+                     ) -> tuple[Any, ...]:
+    """The values of _CHANGING for ``article`` (whose own ``updated`` gives way to ours)."""
+    a = article
+    return (a.url, a.canonical_url, a.title, a.summary, a.content_html, a.text,
+            _iso(a.published), _iso(updated), sort_ts, _json_list(a.authors),
+            _json_list(a.contributors), a.source_name, _categories_json(a.categories),
+            a.language, _json_list(a.images), _json_list(a.enclosures), a.content_hash,
+            a.fingerprint)
+
+
+# Decoded JSON lists are immutable (tuples of frozen dataclasses), so equal texts can share
+# them: the same authors and categories recur through a source's articles, and json.loads
+# plus the dataclasses cost more than reading the row.
+@functools.lru_cache(maxsize=8192)
+def _persons(text: str) -> tuple[Person, ...]:
+    return () if text == "[]" else tuple(Person(**p) for p in json.loads(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _strings(text: str) -> tuple[str, ...]:
+    return () if text == "[]" else tuple(json.loads(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _images(text: str) -> tuple[Image, ...]:
+    return () if text == "[]" else tuple(Image(**i) for i in json.loads(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _enclosures(text: str) -> tuple[Enclosure, ...]:
+    return () if text == "[]" else tuple(Enclosure(**e) for e in json.loads(text))
 
 
 def _article_from_row(row: Any) -> Article:
+    """The article of a row of ``sa.select(articles_table, ...)``."""
     return Article(
         key=row.key,
         url=row.url,
@@ -220,16 +247,95 @@ def _article_from_row(row: Any) -> Article:
         published=row.published,
         updated=row.updated,
         first_seen=row.first_seen,
-        authors=tuple(Person(**p) for p in _json_items(row.authors)),
-        contributors=tuple(Person(**p) for p in _json_items(row.contributors)),
+        authors=_persons(row.authors),
+        contributors=_persons(row.contributors),
         source_name=row.source_name,
-        categories=tuple(_json_items(row.categories)),
+        categories=_strings(row.categories),
         language=row.language,
-        images=tuple(Image(**i) for i in _json_items(row.images)),
-        enclosures=tuple(Enclosure(**e) for e in _json_items(row.enclosures)),
+        images=_images(row.images),
+        enclosures=_enclosures(row.enclosures),
         fingerprint=row.fingerprint,
         content_hash=row.content_hash,
     )
+
+
+# The columns of an Article in the order of its fields, so a driver row is its arguments.
+_ARTICLE_COLUMNS = ", ".join(f.name for f in dataclass_fields(Article))
+
+
+def _article_from_tuple(r: tuple[Any, ...]) -> Article:
+    """The article of a driver row of _ARTICLE_COLUMNS (no SQLAlchemy result processing)."""
+    return Article(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _when(r[7]), _when(r[8]),
+                   _when(r[9]), _persons(r[10]), _persons(r[11]), r[12], _strings(r[13]),
+                   r[14], _images(r[15]), _enclosures(r[16]), r[17], r[18])
+
+
+_STATE_FIELDS = tuple(f.name for f in dataclass_fields(SourceState))
+_STATE_TIMES = tuple(i for i, name in enumerate(_STATE_FIELDS)
+                     if isinstance(sources_table.c[name].type, AwareDateTime))
+_STATE_GONE = _STATE_FIELDS.index("gone")
+
+
+def _state_from_tuple(row: Sequence[Any]) -> SourceState:
+    """The state of a driver row of _STATE_FIELDS."""
+    values = list(row)
+    for i in _STATE_TIMES:
+        values[i] = _when(values[i])
+    values[_STATE_GONE] = bool(values[_STATE_GONE])  # SQLite gives 0/1
+    return SourceState(*values)
+
+
+def _state_values(state: SourceState, now: datetime) -> tuple[Any, ...]:
+    """The driver values of ``state`` in _STATE_FIELDS order; ``now`` when it has no created."""
+    values: list[Any] = [getattr(state, name) for name in _STATE_FIELDS]
+    for i in _STATE_TIMES:
+        values[i] = _iso(values[i])
+    if state.created is None:
+        values[_STATE_FIELDS.index("created")] = _iso(now)
+    return tuple(values)
+
+
+def _statements(marker: str) -> dict[str, str]:
+    """The hot statements as driver SQL, with the driver's parameter ``marker``.
+
+    They bind plain values (ISO text, JSON text) instead of going through SQLAlchemy's
+    compilation and per-row processing, which cost more than SQLite itself (issue 7). The
+    INSERT ... ON CONFLICT form is both SQLite's (3.24+) and PostgreSQL's.
+    """
+    changing = ", ".join(f"{c} = ?" for c in _CHANGING)
+    state_columns = ", ".join(_STATE_FIELDS)
+    state_update = ", ".join(f"{c} = excluded.{c}" for c in _STATE_FIELDS
+                             if c not in ("id", "created"))
+    sql = {
+        "insert": f"INSERT INTO articles (source_id, key, first_seen, {', '.join(_CHANGING)}) "
+                  f"VALUES ({', '.join('?' * (3 + len(_CHANGING)))})",
+        "update": f"UPDATE articles SET {changing} WHERE source_id = ? AND key = ?",
+        "latest": f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE source_id = ? "
+                  "ORDER BY sort_ts DESC, id DESC LIMIT ?",
+        "bump": "INSERT INTO source_revisions (source_id, revision) VALUES (?, 1) "
+                "ON CONFLICT (source_id) DO UPDATE SET revision = source_revisions.revision + 1",
+        "revisions": "SELECT source_id, revision FROM source_revisions",
+        "states": f"SELECT {state_columns} FROM sources",
+        "state": f"SELECT {state_columns} FROM sources WHERE id = ?",
+        # created is kept: it says when the source was first recorded.
+        "save_state": f"INSERT INTO sources ({state_columns}) "
+                      f"VALUES ({', '.join('?' * len(_STATE_FIELDS))}) "
+                      f"ON CONFLICT (id) DO UPDATE SET {state_update}",
+    }
+    return {name: text.replace("?", marker) for name, text in sql.items()}
+
+
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+@contextlib.contextmanager
+def _cursor(conn: Connection) -> Iterator[Any]:
+    """A DBAPI cursor inside ``conn``'s transaction (committed or rolled back with it)."""
+    cursor = conn.connection.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -246,6 +352,12 @@ class Store:
     def __init__(self, engine: Engine, location: str) -> None:
         self.engine = engine
         self.location = location
+        marker = _MARKERS.get(engine.dialect.paramstyle)
+        if marker is None:
+            raise StoreError(f"{location}: driver parameter style "
+                             f"{engine.dialect.paramstyle!r} is not supported")
+        self._marker = marker
+        self._sql = _statements(marker)
 
     @classmethod
     def open(cls, path_or_url: Path | str) -> Store:
@@ -310,16 +422,16 @@ class Store:
     # -- polling state -------------------------------------------------------------------
 
     def state(self, source_id: str) -> SourceState:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(sources_table).where(sources_table.c.id == source_id)
-            ).first()
-        return SourceState(**row._asdict()) if row else SourceState(id=source_id)
+        with self.engine.connect() as conn, _cursor(conn) as cur:
+            cur.execute(self._sql["state"], (source_id,))
+            row = cur.fetchone()
+        return _state_from_tuple(row) if row else SourceState(id=source_id)
 
     def states(self) -> dict[str, SourceState]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(sources_table)).all()
-        return {row.id: SourceState(**row._asdict()) for row in rows}
+        with self.engine.connect() as conn, _cursor(conn) as cur:
+            cur.execute(self._sql["states"])
+            rows = cur.fetchall()
+        return {row[0]: _state_from_tuple(row) for row in rows}
 
     def save_state(self, state: SourceState) -> None:
         self.save_states([state])
@@ -327,49 +439,18 @@ class Store:
     def save_states(self, states: Iterable[SourceState]) -> None:
         """Save several polling states in one transaction (a cycle of 304s writes them so)."""
         now = datetime.now(UTC)
-        rows = {}
-        for state in states:
-            values = asdict(state)
-            values["created"] = state.created or now
-            rows[state.id] = values  # the last state of a source wins, as saved one by one
+        # The last state of a source wins, as saved one by one.
+        rows = {state.id: _state_values(state, now) for state in states}
         if not rows:
             return
-        with self.engine.begin() as conn:
-            known: set[str] = set()
-            ids = list(rows)
-            for start in range(0, len(ids), 500):
-                found = conn.execute(sa.select(sources_table.c.id)
-                                     .where(sources_table.c.id.in_(ids[start : start + 500])))
-                known.update(row.id for row in found)
-            updates = [{("b_id" if k == "id" else k): v for k, v in values.items()
-                        if k != "created"} for i, values in rows.items() if i in known]
-            if updates:
-                # One statement for every row (executemany): compiled once, not per source.
-                columns = [c.name for c in sources_table.c if c.name not in ("id", "created")]
-                conn.execute(
-                    sa.update(sources_table).where(sources_table.c.id == sa.bindparam("b_id"))
-                    .values({name: sa.bindparam(name) for name in columns}),
-                    updates,
-                )
-            inserts = [values for i, values in rows.items() if i not in known]
-            if inserts:
-                conn.execute(sa.insert(sources_table), inserts)
-
-    def _save_state(self, conn: Connection, values: dict[str, Any]) -> None:
-        # Update first: a known source is the common case, and a miss costs one insert.
-        updated = conn.execute(
-            sa.update(sources_table).where(sources_table.c.id == values["id"])
-            .values({k: v for k, v in values.items() if k != "created"})
-        )
-        if not updated.rowcount:
-            conn.execute(sa.insert(sources_table).values(values))
+        with self.engine.begin() as conn, _cursor(conn) as cur:
+            cur.executemany(self._sql["save_state"], list(rows.values()))
 
     def revisions(self) -> dict[str, int]:
         """Per source, a number that changes whenever one of its articles is added or changed."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(revisions_table.c.source_id,
-                                          revisions_table.c.revision)).all()
-        return {row.source_id: row.revision for row in rows}
+        with self.engine.connect() as conn, _cursor(conn) as cur:
+            cur.execute(self._sql["revisions"])
+            return dict(cur.fetchall())
 
     # -- health --------------------------------------------------------------------------
 
@@ -399,65 +480,63 @@ class Store:
         With ``state``, the polling state is saved in the same transaction, so the articles
         and the validators (ETag, body hash) that say we have them never disagree.
         """
-        counts = {"new": 0, "updated": 0, "unchanged": 0}
-        table = articles_table
         # A key twice in one batch would break the unique index and lose the whole poll;
         # keep the first, as parse_feed does.
         unique: dict[str, Article] = {}
         for article in articles:
             unique.setdefault(article.key, article)
-        articles = list(unique.values())
-        with self.engine.begin() as conn:
-            existing: dict[str, tuple[int, str, datetime]] = {}
-            keys = [a.key for a in articles]
-            for chunk_start in range(0, len(keys), 500):
-                chunk = keys[chunk_start : chunk_start + 500]
-                rows = conn.execute(
-                    sa.select(table.c.id, table.c.key, table.c.content_hash, table.c.first_seen)
-                    .where(table.c.source_id == source_id, table.c.key.in_(chunk))
+        now_iso, now_ts = _iso(now), now.timestamp()
+        sql, marker = self._sql, self._marker
+        with self.engine.begin() as conn, _cursor(conn) as cur:
+            # What the source holds of these keys: only what tells new, changed and unchanged.
+            existing: dict[str, tuple[str, str]] = {}
+            keys = list(unique)
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                cur.execute(
+                    f"SELECT key, content_hash, first_seen FROM articles WHERE source_id = "
+                    f"{marker} AND key IN ({', '.join([marker] * len(chunk))})",
+                    [source_id, *chunk],
                 )
-                for row in rows:
-                    existing[row.key] = (row.id, row.content_hash, row.first_seen)
-            inserts = []
-            for article in articles:
-                found = existing.get(article.key)
+                for key, content_hash, first_seen in cur.fetchall():
+                    existing[key] = (content_hash, first_seen)
+            inserts: list[tuple[Any, ...]] = []
+            updates: list[tuple[Any, ...]] = []
+            unchanged = 0
+            for key, article in unique.items():
+                found = existing.get(key)
+                published = article.published
                 if found is None:
-                    inserts.append(_row_values(source_id, article, first_seen=now))
-                    counts["new"] += 1
-                elif found[1] != article.content_hash:
+                    sort_ts = published.timestamp() if published else now_ts
+                    inserts.append((source_id, key, now_iso,
+                                    *_changing_values(article, article.updated, sort_ts)))
+                elif found[0] != article.content_hash:
+                    # Sorted by its first_seen when undated, which an update keeps.
+                    first_seen = _when(found[1])
+                    assert first_seen is not None
+                    sort_ts = (published or first_seen).timestamp()
                     # The publisher's `updated` when given; otherwise when we saw the change.
-                    changed = replace(article, first_seen=found[2], updated=article.updated or now)
-                    values = _row_values(source_id, changed)
-                    conn.execute(sa.update(table).where(table.c.id == found[0]).values(values))
-                    counts["updated"] += 1
+                    updates.append((*_changing_values(article, article.updated or now, sort_ts),
+                                    source_id, key))
                 else:
-                    counts["unchanged"] += 1
+                    unchanged += 1
+            # One executemany each: the statement is prepared once for the whole batch.
             if inserts:
-                conn.execute(sa.insert(table), inserts)
-            if counts["new"] or counts["updated"]:
-                bumped = conn.execute(
-                    sa.update(revisions_table).where(revisions_table.c.source_id == source_id)
-                    .values(revision=revisions_table.c.revision + 1)
-                )
-                if not bumped.rowcount:
-                    conn.execute(sa.insert(revisions_table).values(source_id=source_id,
-                                                                  revision=1))
+                cur.executemany(sql["insert"], inserts)
+            if updates:
+                cur.executemany(sql["update"], updates)
+            if inserts or updates:
+                cur.execute(sql["bump"], (source_id,))
             if state is not None:
-                values = asdict(state)
-                values["created"] = state.created or now
-                self._save_state(conn, values)
-        return UpsertCounts(**counts)
+                cur.execute(sql["save_state"], _state_values(state, now))
+        return UpsertCounts(len(inserts), len(updates), unchanged)
 
     def latest(self, source_id: str, limit: int) -> list[Stored]:
         """The newest ``limit`` articles of one source, newest first."""
-        query = (
-            sa.select(articles_table)
-            .where(articles_table.c.source_id == source_id)
-            .order_by(articles_table.c.sort_ts.desc(), articles_table.c.id.desc())
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return [Stored(row.source_id, _article_from_row(row)) for row in conn.execute(query)]
+        with self.engine.connect() as conn, _cursor(conn) as cur:
+            cur.execute(self._sql["latest"], (source_id, limit))
+            rows = cur.fetchall()
+        return [Stored(source_id, _article_from_tuple(row)) for row in rows]
 
     def iter_articles(
         self, source_ids: Sequence[str] | None = None, since: datetime | None = None
