@@ -263,3 +263,114 @@ def test_update_then_same_again_is_unchanged(store: Store) -> None:
     counts = store.upsert("s", [art("a", "v2")], T0 + timedelta(hours=2))
     assert (counts.updated, counts.unchanged) == (0, 1)
     assert store.latest("s", 1)[0].article.updated == T0 + timedelta(hours=1)
+
+
+def test_revision_rises_only_when_something_is_new_or_changed(store: Store) -> None:
+    """A source's revision starts at 1, stays put on an unchanged poll and rises on a change."""
+    assert store.revisions() == {}
+    store.upsert("s", [art("a")], T0)
+    store.upsert("t", [], T0)
+    assert store.revisions() == {"s": 1}
+    store.upsert("s", [art("a")], T0 + timedelta(hours=1))
+    assert store.revisions() == {"s": 1}
+    store.upsert("s", [art("a", "edited")], T0 + timedelta(hours=2))
+    store.upsert("s", [art("a", "edited"), art("b")], T0 + timedelta(hours=3))
+    assert store.revisions() == {"s": 3}
+
+
+def test_changed_undated_article_keeps_its_place(store: Store) -> None:
+    """An undated article that changes still sorts by its first_seen, not by the change."""
+    store.upsert("s", [art("undated")], T0)
+    store.upsert("s", [art("dated", published=T0 + timedelta(hours=1))], T0 + timedelta(hours=1))
+    store.upsert("s", [art("undated", "edited")], T0 + timedelta(hours=5))
+    assert [s.article.key for s in store.latest("s", 10)] == ["dated", "undated"]
+    assert store.latest("s", 10)[1].article.title == "edited"
+
+
+def test_state_round_trip_keeps_every_field(store: Store) -> None:
+    """Every polling-state field, offsets, flags and floats included, comes back as saved."""
+    state = SourceState(
+        id="x", title="標題", link="https://example.org/", etag='"e"',
+        last_modified="Mon, 07 Jun 2021 02:22:00 GMT", body_hash="b" * 64, created=T0,
+        last_attempt=datetime(2024, 12, 5, 16, 0, tzinfo=BEIJING), last_success=T0,
+        last_error="HTTP 500", last_error_at=T0, failing_since=T0, failures=4,
+        next_due=T0 + timedelta(hours=1), retry_after=T0 + timedelta(minutes=5),
+        moved_to="https://example.org/new", gone=True, interval_hint=900.5,
+    )
+    store.save_state(state)
+    assert store.state("x") == state
+    assert store.states() == {"x": state}
+    back = store.state("x").last_attempt
+    assert back is not None and back.utcoffset() == timedelta(hours=8)
+
+
+def test_save_states_inserts_and_updates_in_one_call(store: Store) -> None:
+    """save_states adds new sources and updates known ones (keeping created); the last state
+    given for a source wins."""
+    store.save_state(SourceState(id="old", created=T0, etag='"1"'))
+    later = T0 + timedelta(days=1)
+    store.save_states([
+        SourceState(id="old", created=later, etag='"2"'),
+        SourceState(id="new", etag='"a"'),
+        SourceState(id="new", etag='"b"', failures=2),
+    ])
+    states = store.states()
+    assert (states["old"].created, states["old"].etag) == (T0, '"2"')
+    assert (states["new"].etag, states["new"].failures) == ('"b"', 2)
+    assert states["new"].created is not None
+
+
+def test_upsert_state_keeps_created_of_a_known_source(store: Store) -> None:
+    """The state saved with an upsert updates a known source without moving its created."""
+    store.upsert("s", [art("a")], T0, SourceState(id="s", etag='"1"'))
+    assert store.state("s").created == T0
+    store.upsert("s", [art("b")], T0 + timedelta(days=2),
+                 SourceState(id="s", etag='"2"', created=T0 + timedelta(days=2)))
+    assert (store.state("s").created, store.state("s").etag) == (T0, '"2"')
+
+
+def test_stored_text_keeps_its_format(store: Store, tmp_path: Path) -> None:
+    """Dates, JSON lists and flags are stored as earlier releases wrote them, so existing
+    stores and the SQLAlchemy readers (topics) read the same values."""
+    published = datetime(2021, 6, 7, 10, 22, tzinfo=BEIJING)
+    store.upsert("s", [art("k", published=published, authors=(Person("郭", None, "u"),),
+                           categories=("地方", "Qingdao"))], T0,
+                 SourceState(id="s", gone=True))
+    db = tmp_path / "state" / "feeds.db"
+    assert rows(db, "SELECT published, first_seen, authors, categories, contributors, sort_ts "
+                    "FROM articles") == [(
+        "2021-06-07T10:22:00+08:00", "2024-12-05T08:00:00+00:00",
+        '[{"name":"郭","email":null,"uri":"u"}]', '["地方", "Qingdao"]', "[]",
+        published.timestamp(),
+    )]
+    assert rows(db, "SELECT gone, created FROM sources") == [(1, "2024-12-05T08:00:00+00:00")]
+
+
+def test_latest_matches_the_sqlalchemy_reader(store: Store) -> None:
+    """latest() (driver rows) and _article_from_row (SQLAlchemy rows, used by topics) build
+    the same articles."""
+    import sqlalchemy as sa
+
+    from feeds.store import _article_from_row, articles_table
+
+    store.upsert("s", [
+        art("a", published=datetime(2021, 6, 7, 10, 22, tzinfo=BEIJING),
+            authors=(Person("A"), Person("B", "b@example.org")), categories=("x",),
+            images=(Image("https://example.org/i.jpg"),),
+            enclosures=(Enclosure("https://example.org/a.mp3", "audio/mpeg", 5),)),
+        art("b", summary="s", updated=T0),
+    ], T0)
+    with store.engine.connect() as conn:
+        core = [_article_from_row(row) for row in conn.execute(
+            sa.select(articles_table).order_by(articles_table.c.sort_ts.desc()))]
+    assert [s.article for s in store.latest("s", 10)] == core
+    assert [a.key for a in core] == ["b", "a"]
+
+
+def test_json_lists_encode_alike_from_tuples_and_lists() -> None:
+    """A list where a tuple is expected (not hashable, so not cached) is stored the same."""
+    from feeds.store import _categories_json, _json_list
+
+    people = (Person("A", "a@example.org"), Person("B"))
+    assert _json_list(people) == _json_list(list(people))
+    assert _categories_json(("x", "y")) == _categories_json(["x", "y"]) == '["x", "y"]'
