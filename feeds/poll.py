@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feeds.config import Config, Source
 from feeds.errors import FeedsError, GoneError, ParseError, SourceError
@@ -38,6 +40,9 @@ from feeds.sources.feed import (
     parse_feed,
 )
 from feeds.store import SourceState, Store
+
+if TYPE_CHECKING:
+    from feeds.render import FeedSpec
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +70,16 @@ class ParserProcess:
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from feeds.sources.feed import serve_parses; serve_parses()"],
+            [sys.executable, "-c", "from feeds.worker import serve; serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             # The poller's import path, so that a checkout run without installing works too.
             env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
         )
 
-    def call(self, body: bytes, context: FeedContext, content_type: str | None) -> object:
+    def call(self, *message: object) -> object:
+        """Send one job (see :mod:`feeds.worker`) and wait for its outcome."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        data = pickle.dumps((body, context, content_type), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         self.process.stdin.write(struct.pack(">Q", len(data)) + data)
         self.process.stdin.flush()
         header = self.process.stdout.read(8)
@@ -95,13 +101,14 @@ class ParserProcess:
 
 
 class ParsePool:
-    """:func:`parse_feed` in worker processes, started on first use. Usage::
+    """Worker processes (:mod:`feeds.worker`) for a cycle's CPU work, started on first use::
 
         pool = ParsePool(2)
-        parsed = pool.parse(body, context, content_type)   # from any thread
+        parsed = pool.parse(body, context, content_type)   # from any thread, while polling
+        changed = pool.render("atom", spec, base_url, author, empty_updated, path)  # publishing
         pool.close()
 
-    If a parser process dies, parsing goes on in the calling threads.
+    If a worker process dies, the work goes on in the calling threads.
     """
 
     def __init__(self, processes: int) -> None:
@@ -111,40 +118,66 @@ class ParsePool:
         self._broken = False
         self._lock = threading.Lock()
 
-    def parse(self, body: bytes, context: FeedContext, content_type: str | None) -> ParsedFeed:
+    def _run(self, message: tuple[object, ...], local: Callable[[], object]) -> object:
+        """The outcome of ``message`` in a worker process, or of ``local()`` without one."""
         with self._lock:
             if not self._started and not self._broken:
                 try:
                     self._started = [ParserProcess() for _ in range(self.processes)]
                 except OSError as e:
-                    log.warning("cannot start a parser process (%s); parsing in threads", e)
+                    log.warning("cannot start a worker process (%s); working in threads", e)
                     self._broken = True
                 for worker in self._started:
                     self._idle.put(worker)
             broken = self._broken
         if broken:
-            return parse_feed(body, context, content_type)
+            return local()
         worker = self._idle.get()
         try:
-            outcome = worker.call(body, context, content_type)
+            outcome = worker.call(*message)
         except (OSError, EOFError, pickle.UnpicklingError) as e:
-            log.warning("a parser process failed (%s); parsing in threads from now on", e)
+            log.warning("a worker process failed (%s); working in threads from now on", e)
             with self._lock:
                 self._broken = True
-            self._idle.put(worker)
-            return parse_feed(body, context, content_type)
-        self._idle.put(worker)
+            return local()
+        finally:
+            self._idle.put(worker)  # whatever happened, or the other threads wait forever
+        if isinstance(outcome, tuple) and outcome and outcome[0] == "crash":
+            raise RuntimeError(f"worker process crashed: {outcome[1]}")
+        return outcome
+
+    def parse(self, body: bytes, context: FeedContext, content_type: str | None) -> ParsedFeed:
+        outcome = self._run(("parse", body, context, content_type),
+                            lambda: parse_feed(body, context, content_type))
         if isinstance(outcome, ParseFailure):
             raise ParseError(outcome.source_id, outcome.url, outcome.message)
         if isinstance(outcome, ParsedFeed):
             return outcome
-        raise RuntimeError(f"parser process crashed: {outcome!r}")
+        raise RuntimeError(f"parser process answered {outcome!r}")
+
+    def render(self, fmt: str, spec: FeedSpec, base_url: str, author: str,
+               empty_updated: datetime, path: Path) -> bool:
+        """Render ``spec`` and write it to ``path`` (:func:`feeds.worker.render_file`)."""
+        from feeds.worker import render_file
+
+        message = ("render", fmt, spec, base_url, author, empty_updated, str(path))
+        outcome = self._run(message, lambda: render_file(*message[1:]))
+        if isinstance(outcome, bool):
+            return outcome
+        raise RuntimeError(f"render process answered {outcome!r}")
 
     def close(self) -> None:
         with self._lock:
             started, self._started = self._started, []
         for worker in started:
             worker.close()
+
+
+def cycle_pool(sources: int) -> ParsePool | None:
+    """Worker processes for a cycle over ``sources`` sources, if it is worth them."""
+    if PARSE_PROCESSES > 0 and sources >= PARSE_POOL_MIN_SOURCES:
+        return ParsePool(PARSE_PROCESSES)
+    return None
 
 
 # The pool of the cycle that run_cycle is running, if any (collect_feed uses it).
@@ -421,13 +454,15 @@ def run_cycle(
     sources: Sequence[Source] | None = None,
     workers: int = 4,
     on_result: Callable[[PollResult], None] | None = None,
+    pool: ParsePool | None = None,
 ) -> list[PollResult]:
     """Poll every enabled source once (in parallel threads) and return the results in order.
 
     The states are read once, and the states of polls that found nothing new (mostly 304s)
     are saved in batches: a warm cycle over 1,000 sources is then a few transactions, not
     1,000. A crash loses at most one batch of "last success" times, which only makes those
-    sources due again.
+    sources due again. Feed bodies are parsed in ``pool``, or in a pool of the cycle's own
+    when there are enough sources (:func:`cycle_pool`).
     """
     todo = [s for s in (sources if sources is not None else config.sources) if s.enabled]
     states = store.states()
@@ -457,14 +492,17 @@ def run_cycle(
         return result
 
     global _parse_pool
-    parse_pool = None
-    if _parse_pool is None and PARSE_PROCESSES > 0 and len(todo) >= PARSE_POOL_MIN_SOURCES:
-        parse_pool = _parse_pool = ParsePool(PARSE_PROCESSES)
+    own_pool = pool is None and _parse_pool is None
+    if own_pool:
+        pool = cycle_pool(len(todo))
+    if pool is not None:
+        _parse_pool = pool
     try:
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
-            return list(pool.map(one, todo))
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as threads:
+            return list(threads.map(one, todo))
     finally:
-        if parse_pool is not None:
+        if pool is not None:
             _parse_pool = None
-            parse_pool.close()
+            if own_pool:
+                pool.close()
         flush()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +40,7 @@ from feeds.render import (
 from feeds.store import SourceState, Store
 
 if TYPE_CHECKING:
+    from feeds.poll import ParsePool
     from feeds.topics import Index
 
 __all__ = [
@@ -295,7 +298,52 @@ def _health_key(state: SourceState | None) -> tuple[Any, ...]:
     return ("ok",)
 
 
-def publish_all(config: Config, store: Store, now: datetime | None = None) -> list[Path]:
+class _Writer:
+    """Renders and writes feed files: here, or in a cycle's worker processes.
+
+    With a pool, up to two jobs per process are in flight while the caller reads the next
+    feeds' entries from the store; :meth:`finish` waits for them and raises the first error.
+    """
+
+    def __init__(self, pool: ParsePool | None, base_url: str, author: str,
+                 empty_updated: datetime) -> None:
+        self.pool = pool
+        self.args = (base_url, author, empty_updated)
+        self.changed: list[Path] = []
+        self._futures: list[tuple[Future[bool], Path]] = []
+        self._threads: ThreadPoolExecutor | None = None
+        self._slots: threading.BoundedSemaphore | None = None
+        if pool is not None:
+            self._threads = ThreadPoolExecutor(pool.processes, thread_name_prefix="render")
+            self._slots = threading.BoundedSemaphore(2 * pool.processes)
+
+    def write(self, fmt: str, spec: FeedSpec, path: Path) -> None:
+        if self.pool is None or self._threads is None or self._slots is None:
+            if write_atomic(path, RENDERERS[fmt](spec, *self.args)):
+                self.changed.append(path)
+            return
+        pool, slots = self.pool, self._slots
+        slots.acquire()
+
+        def job() -> bool:
+            try:
+                return pool.render(fmt, spec, *self.args, path)
+            finally:
+                slots.release()
+
+        self._futures.append((self._threads.submit(job), path))
+
+    def finish(self) -> list[Path]:
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
+            # In the order written; the first failed job raises here.
+            self.changed += [path for future, path in self._futures if future.result()]
+        return self.changed
+
+
+def publish_all(config: Config, store: Store, now: datetime | None = None,
+                pool: ParsePool | None = None) -> list[Path]:
     """Write every source and topic feed and the OPML list; return the files that changed.
 
     Source feeds are built, rendered and dropped one at a time, and a source whose articles
@@ -315,6 +363,7 @@ def publish_all(config: Config, store: Store, now: datetime | None = None) -> li
     previous = read_record(out)
     record = PublishRecord()
     changed: list[Path] = []
+    writer = _Writer(pool, base_url, author, empty_updated)
 
     def write(spec: FeedSpec, signatures: dict[str, str]) -> None:
         for fmt in formats:
@@ -323,9 +372,7 @@ def publish_all(config: Config, store: Store, now: datetime | None = None) -> li
             record.signatures[relative] = signatures[fmt]
             if previous.signatures.get(relative) == signatures[fmt] and path.is_file():
                 continue  # same inputs give the same bytes; rendering is publishing's main cost
-            data = RENDERERS[fmt](spec, base_url, author, empty_updated)
-            if write_atomic(path, data):
-                changed.append(path)
+            writer.write(fmt, spec, path)
 
     def content_signatures(spec: FeedSpec) -> dict[str, str]:
         return {f: spec_signature(spec, f, base_url, author, empty_updated) for f in formats}
@@ -374,6 +421,7 @@ def publish_all(config: Config, store: Store, now: datetime | None = None) -> li
         write(spec, content_signatures(spec))
         record.summaries[spec.relative_path] = FeedSummary.of(spec)
 
+    changed += writer.finish()
     clean_stale(out / "sources", {out / s.path_for(f) for s in source_metas for f in formats})
     clean_stale(out / "topics", {out / s.path_for(f) for s in topic_specs for f in formats})
     if not config.output.all_feed:

@@ -44,7 +44,15 @@ from feeds.config import Config, Source, load_config
 from feeds.errors import ConfigError, LockedError, StoreError
 from feeds.fetch import FetchCancelled, Fetcher, HostLimiter
 from feeds.model import Article
-from feeds.poll import PollResult, draw_jitter, poll_source, run_cycle, source_due_after
+from feeds.poll import (
+    ParsePool,
+    PollResult,
+    cycle_pool,
+    draw_jitter,
+    poll_source,
+    run_cycle,
+    source_due_after,
+)
 from feeds.publish import FeedSpec, publish_all, render_atom, write_atomic
 from feeds.store import HealthEvent, SourceState, Store, Stored
 
@@ -422,11 +430,17 @@ class Service:
                 on_result(result)
 
         started = time.monotonic()
-        results = run_cycle(self.config, self.store, self.fetcher, now, workers=self.workers,
-                            on_result=record)
-        if metrics is not None:
-            metrics.record_cycle(time.monotonic() - started)
-        return results, self.publish()
+        # One set of worker processes parses while polling, then renders while publishing.
+        pool = cycle_pool(sum(1 for s in self.config.sources if s.enabled))
+        try:
+            results = run_cycle(self.config, self.store, self.fetcher, now,
+                                workers=self.workers, on_result=record, pool=pool)
+            if metrics is not None:
+                metrics.record_cycle(time.monotonic() - started)
+            return results, self.publish(pool)
+        finally:
+            if pool is not None:
+                pool.close()
 
     def close(self) -> None:
         self.fetcher.close()
@@ -453,15 +467,16 @@ class Service:
             self._dirty = True
             log.exception("publishing failed; retrying in %gs", self.publish_every)
 
-    def publish(self) -> list[Path]:
-        """Rewrite the feeds (only files whose bytes changed) and health.atom."""
+    def publish(self, pool: ParsePool | None = None) -> list[Path]:
+        """Rewrite the feeds (only files whose bytes changed) and health.atom; ``pool``'s
+        processes render the feeds when given."""
         config = self.config
         # health.atom first: index.html (written by publish_all) links it once it exists.
         spec = health_spec(config, self.store.health_events(HEALTH_ENTRIES))
         data = render_atom(spec, config.output.base_url, config.output.author, self.store.created)
         health = config.output_dir / HEALTH_FILE
         changed = [health] if write_atomic(health, data) else []
-        changed += publish_all(config, self.store, self.clock())
+        changed += publish_all(config, self.store, self.clock(), pool=pool)
         if changed:
             log.info("published %d changed file(s)", len(changed))
         return changed

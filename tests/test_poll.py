@@ -58,10 +58,12 @@ def test_parser_processes_store_what_threads_store(tmp_path: Path, http_server: 
     calls: list[str] = []
     original = poll.ParserProcess.call
 
-    def counting(self: poll.ParserProcess, body: bytes, context: FeedContext,
-                 content_type: str | None) -> object:
-        calls.append(context.source_id)
-        return original(self, body, context, content_type)
+    def counting(self: poll.ParserProcess, *message: object) -> object:
+        if message[0] == "parse":
+            context = message[2]
+            assert isinstance(context, FeedContext)
+            calls.append(context.source_id)
+        return original(self, *message)
 
     monkeypatch.setattr(poll.ParserProcess, "call", counting)
     config, store = make(tmp_path / str(processes), http_server, 3)

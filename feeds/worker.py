@@ -1,0 +1,65 @@
+"""A worker process of a cycle (:class:`feeds.poll.ParsePool`): parses feed bodies while the
+cycle polls, and renders and writes feed files while it publishes.
+
+Parsing and rendering are pure CPU work under the GIL, so threads cannot spread them over
+cores. This process imports only what those two jobs need (lxml, nh3, feedgen, the model):
+no config, no store, no HTTP client.
+
+Each message is an 8-byte big-endian length and a pickle. In: ``("parse", body, context,
+content_type)`` or ``("render", fmt, spec, base_url, author, empty_updated, path)``. Out: a
+ParsedFeed or a ParseFailure for a parse, True/False (file changed) for a render, or
+``("crash", traceback)``.
+"""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import struct
+import sys
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from feeds.render import FeedSpec
+
+
+def render_file(fmt: str, spec: FeedSpec, base_url: str, author: str, empty_updated: datetime,
+                path: str) -> bool:
+    """Render ``spec`` as ``fmt`` and write it to ``path`` atomically; True if it changed."""
+    from feeds.render import RENDERERS, write_atomic
+
+    data = RENDERERS[fmt](spec, base_url, author, empty_updated)
+    return write_atomic(Path(path), data)
+
+
+def handle(message: tuple[Any, ...]) -> object:
+    kind, *args = message
+    if kind == "parse":
+        from feeds.sources.feed import parse_feed_outcome
+
+        return parse_feed_outcome(*args)
+    if kind == "render":
+        return render_file(*args)
+    raise ValueError(f"unknown job {kind!r}")
+
+
+def serve() -> None:
+    """Answer jobs from stdin on stdout until the cycle closes the pipe."""
+    # Ctrl-C is the poller's to handle; this process ends when the poller closes the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        header = stdin.read(8)
+        if len(header) < 8:
+            return  # the poller closed the pipe: the cycle is over
+        message = pickle.loads(stdin.read(struct.unpack(">Q", header)[0]))
+        try:
+            outcome = handle(message)
+        except Exception:
+            outcome = ("crash", traceback.format_exc())
+        data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        stdout.write(struct.pack(">Q", len(data)) + data)
+        stdout.flush()

@@ -1,0 +1,118 @@
+"""Worker processes of a cycle: rendering there writes the same bytes as rendering here."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from atomcheck import assert_valid_atom
+
+from feeds import poll
+from feeds.config import parse_config
+from feeds.model import Article
+from feeds.publish import publish_all
+from feeds.render import FeedSpec, render_atom
+from feeds.sources.feed import FeedContext
+from feeds.store import Store, Stored
+
+T0 = datetime(2024, 12, 5, 8, 0, tzinfo=UTC)
+BASE = "https://feeds.example.org/"
+CONFIG = """
+output: {dir: out, base_url: "https://feeds.example.org/", formats: [atom, rss, json]}
+store: {path: feeds.db}
+sources:
+  - {id: alpha, url: "https://alpha.example.org/feed.xml"}
+  - {id: beta, url: "https://beta.example.org/feed.xml", convert: s2t}
+topics:
+  - {id: qingdao, any: [青岛]}
+"""
+
+
+def article(n: int, title: str) -> Article:
+    return Article(key=f"k{n}", url=f"https://example.org/{n}", canonical_url=None, title=title,
+                   summary=f"摘要 {n}", content_html=f"<p>{title} <b>{n}</b></p>", text=title,
+                   published=T0 - timedelta(minutes=n), first_seen=T0)
+
+
+def filled_store(path: Path) -> Store:
+    store = Store.open(path)
+    store.upsert("alpha", [article(n, f"青岛新闻 {n}") for n in range(12)], T0)
+    store.upsert("beta", [article(n, f"青岛 & Qingdao <{n}>") for n in range(100, 105)], T0)
+    return store
+
+
+def files(directory: Path) -> dict[str, bytes]:
+    """The published files, but the signature record (it names the store it came from)."""
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file() and p.name != ".rendered.json"}
+
+
+def test_publishing_through_worker_processes_writes_the_same_files(tmp_path: Path) -> None:
+    """publish_all with a worker pool writes byte-identical feeds to publish_all without one."""
+    outputs = {}
+    for name, processes in (("here", 0), ("pool", 2)):
+        directory = tmp_path / name
+        directory.mkdir()
+        config = parse_config(CONFIG, "test.yaml", directory)
+        store = filled_store(directory / "feeds.db")
+        pool = poll.ParsePool(processes) if processes else None
+        try:
+            changed = publish_all(config, store, T0, pool=pool)
+            assert pool is None or len(pool._started) == 2  # the workers did the rendering
+        finally:
+            if pool is not None:
+                pool.close()
+            store.close()
+        assert {p.name for p in changed} >= {"alpha.atom", "beta.rss", "qingdao.json"}
+        outputs[name] = files(directory / "out")
+    assert outputs["pool"] == outputs["here"]
+    assert_valid_atom(outputs["pool"]["sources/beta.atom"])
+
+
+def test_a_render_job_gives_the_bytes_of_render_atom(tmp_path: Path) -> None:
+    """The worker renders the spec it is sent exactly as render_atom does in this process."""
+    spec = FeedSpec("sources", "alpha", "Alpha",
+                    [Stored("alpha", article(n, f"title {n}")) for n in range(3)])
+    pool = poll.ParsePool(1)
+    try:
+        target = tmp_path / "sources" / "alpha.atom"
+        assert pool.render("atom", spec, BASE, "Tester", T0, target) is True
+        assert pool.render("atom", spec, BASE, "Tester", T0, target) is False  # unchanged
+    finally:
+        pool.close()
+    assert target.read_bytes() == render_atom(spec, BASE, "Tester", T0)
+
+
+def test_a_failed_job_returns_its_worker_to_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected error in one job does not leave the other threads waiting forever."""
+    pool = poll.ParsePool(1)
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            b"<item><title>a</title><link>https://example.org/a</link></item></channel></rss>")
+    context = FeedContext("s", "https://example.org/feed.rss", UTC)
+    original = poll.ParserProcess.call
+    failures = {"left": 1}
+
+    def flaky(self: poll.ParserProcess, *message: object) -> object:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ValueError("unexpected")
+        return original(self, *message)
+
+    monkeypatch.setattr(poll.ParserProcess, "call", flaky)
+    results: list[object] = []
+
+    def second() -> None:
+        results.append(pool.parse(body, context, "application/rss+xml"))
+
+    try:
+        with pytest.raises(ValueError, match="unexpected"):
+            pool.parse(body, context, "application/rss+xml")
+        thread = threading.Thread(target=second, daemon=True)
+        thread.start()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the second job waited for a worker that never came back"
+    finally:
+        pool.close()
+    assert [a.title for a in results[0].articles] == ["a"]  # type: ignore[attr-defined]
