@@ -35,6 +35,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 import requests.adapters
+from requests.cookies import extract_cookies_to_jar
 
 from feeds import USER_AGENT
 from feeds.errors import FetchError, GoneError
@@ -374,6 +375,8 @@ class Fetcher:
         timeout: float,
     ) -> requests.Response:
         try:
+            if self._direct_ok():
+                return self._send_direct(url, headers, proxies, (min(timeout, 10.0), timeout))
             return self.session.get(
                 url,
                 headers=dict(headers),
@@ -392,6 +395,56 @@ class Fetcher:
             ) from e
         except requests.exceptions.RequestException as e:
             raise FetchError(source_id, url, f"request failed: {e}") from e
+
+    def _direct_ok(self) -> bool:
+        """Whether Session.request would add nothing but headers and cookies to the request.
+
+        That holds for our own session in a plain environment (no proxy variables, no netrc)
+        with no session-wide auth, proxies, params or hooks; then :meth:`_send_direct` can
+        skip what Session.request spends on a request (~0.2 ms of CPU: merging settings and
+        the environment, copying the cookie jar, hooks) and hand a PreparedRequest straight
+        to the mounted HTTPAdapter, which keeps TLS, proxies and the error mapping.
+        """
+        session = self.session
+        return (
+            type(session) is requests.Session
+            and not session.trust_env
+            and session.auth is None
+            and not session.proxies
+            and not session.params
+            and not any(session.hooks.values())
+        )
+
+    def _send_direct(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        proxies: dict[str, str] | None,
+        timeout: tuple[float, float],
+    ) -> requests.Response:
+        """What ``session.get(url, stream=True, allow_redirects=False, ...)`` sends and returns,
+        built without Session.request (see :meth:`_direct_ok`)."""
+        session = self.session
+        request = requests.PreparedRequest()
+        request.method = "GET"
+        request.prepare_url(url, None)
+        merged = dict(session.headers)
+        merged.update(headers)
+        # As Session.request: a header set to None on the session is not sent.
+        request.prepare_headers({k: v for k, v in merged.items() if v is not None})
+        request.body = None
+        request.hooks = {"response": []}
+        if session.cookies:
+            request.prepare_cookies(session.cookies)
+        adapter = session.get_adapter(request.url or url)
+        verify = True if session.verify is None else session.verify
+        response = adapter.send(request, stream=True, timeout=timeout, verify=verify,
+                                cert=session.cert, proxies=proxies or {})
+        # As Session.send: cookies the site sets are kept for the next request to it.
+        if "set-cookie" in response.headers:
+            extract_cookies_to_jar(  # type: ignore[no-untyped-call]
+                session.cookies, request, response.raw)
+        return response
 
     def _finish(
         self,
