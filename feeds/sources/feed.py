@@ -339,8 +339,9 @@ def _article(
     title = _text(entry.get("title"), conversion)
     contents = [c for c in entry.get("content", []) if c.get("value")]
     # The richest HTML alternative wins (feeds often carry a text and an HTML version).
-    contents.sort(key=lambda c: (any(t in (c.get("type") or "") for t in HTML_TYPES),
-                                 len(c.get("value", ""))), reverse=True)
+    if len(contents) > 1:
+        contents.sort(key=lambda c: (any(t in (c.get("type") or "") for t in HTML_TYPES),
+                                     len(c.get("value", ""))), reverse=True)
     summary_detail = entry.get("summary_detail") or {}
     if contents:
         raw_html, content_base = _html_of(contents[0])
@@ -399,7 +400,8 @@ def _article(
         published=published,
         updated=updated if updated and updated != published else None,
         authors=authors,
-        contributors=_persons(entry.get("contributors", []), conversion),
+        contributors=_persons(entry["contributors"], conversion) if entry.get(
+            "contributors") else (),
         categories=tuple(c for c in categories if c),
         language=_language(entry.get("language")) or language,
         images=_images(entry, enclosures, base),
