@@ -39,7 +39,6 @@ import json
 import logging
 import re
 import struct
-import unicodedata
 from collections import _count_elements  # type: ignore[attr-defined]
 from collections.abc import Callable, Generator, Iterable, Sequence
 from collections.abc import Set as AbstractSet
@@ -56,7 +55,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from feeds.config import Config, Filter, Source, Topic
-from feeds.extract.chinese import convert
+from feeds.folding import SEP as _SEP
+from feeds.folding import body_text as _body_text
+from feeds.folding import fold, folded_values
 from feeds.model import Article
 from feeds.store import Store, Stored, _article_from_row, articles_table, revisions_table
 from feeds.urls import canonical_url
@@ -94,21 +95,8 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _S27, _S30, _S31, _S32 = (np.uint64(k) for k in (27, 30, 31, 32))
 
-_SPACES = re.compile(r"\s+")
 _NOT_WORD = re.compile(r"[\W_]+")
-_TAGS = re.compile(r"<[^>]+>")
 _LITERAL = _parser.LITERAL
-
-
-def fold(text: str | None) -> str:
-    """The form both keywords and article text are compared in."""
-    if not text:
-        return ""
-    if text.isascii():
-        # NFKC and t2s leave ASCII alone, and casefold is lower(): the cheap path.
-        return " ".join(text.lower().split())
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _SPACES.sub(" ", convert(text, "t2s")).strip()
 
 
 def _latin(ch: str) -> bool:
@@ -178,7 +166,6 @@ topic_feed = sa.Table(
     sa.Column("stories", sa.Text, nullable=False),
 )
 
-_SEP = "\x1f"
 # Tables of INDEX_VERSION 1: one row per (rule, matching article) was too slow to write.
 _OLD_TABLES = ("topic_matches", "topic_progress", "article_index")
 # Sketches of SKETCH_VERSION 1 (blake2b per shingle): their hashes differ from today's.
@@ -206,12 +193,6 @@ def url_key(url: str | None) -> str | None:
     return f"{host}/{rest}"
 
 
-def _body_text(text: str | None, content_html: str | None) -> str:
-    if not text and content_html:
-        return html.unescape(_TAGS.sub(" ", content_html))
-    return text or ""
-
-
 def field_texts(article: Article) -> list[str]:
     """The folded text of each field in FIELDS order."""
     people = [p.name for p in (*article.authors, *article.contributors)]
@@ -220,29 +201,6 @@ def field_texts(article: Article) -> list[str]:
         "\n".join(people), "\n".join(article.categories), article.source_name or "",
     ]
     return [fold(part) for part in raw]
-
-
-def _folded_row(row: Any, wanted: Sequence[bool]) -> str:
-    """The stored form of an article row: the wanted fields folded, joined by _SEP."""
-    out = []
-    for n, want in enumerate(wanted):
-        if not want:
-            out.append("")
-        elif n == 0:
-            out.append(fold(row.title))
-        elif n == 1:
-            out.append(fold(row.summary))
-        elif n == 2:
-            out.append(fold(_body_text(row.text, row.content_html)))
-        elif n == 3:
-            people = [p["name"] for p in (*json.loads(row.authors),
-                                          *json.loads(row.contributors))]
-            out.append(fold("\n".join(people)))
-        elif n == 4:
-            out.append(fold("\n".join(json.loads(row.categories))))
-        else:
-            out.append(fold(row.source_name))
-    return _SEP.join(out)
 
 
 def dedup_text(fields: Sequence[str]) -> str:
@@ -392,7 +350,7 @@ def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS) -> tuple
             values = [{
                 "article_id": row.id, "content_hash": row.content_hash, "seq": seq,
                 "sort_ts": row.sort_ts, "source_id": row.source_id, "language": row.language,
-                "folded": _folded_row(row, wanted),
+                "folded": folded_values(tuple(row)[5:], wanted),
             } for row in rows]
             conn.execute(sa.delete(t).where(t.c.article_id.in_(chunk)))
             if values:
