@@ -155,6 +155,15 @@ class ParsePool:
             return outcome
         raise RuntimeError(f"parser process answered {outcome!r}")
 
+    def fold(self, rows: Sequence[Sequence[str | None]], wanted: Sequence[bool]) -> list[str]:
+        """:func:`feeds.folding.fold_rows` in a worker process."""
+        from feeds.folding import fold_rows
+
+        outcome = self._run(("fold", rows, wanted), lambda: fold_rows(rows, wanted))
+        if isinstance(outcome, list):
+            return outcome
+        raise RuntimeError(f"fold process answered {outcome!r}")
+
     def render(self, fmt: str, spec: FeedSpec, base_url: str, author: str,
                empty_updated: datetime, path: Path) -> bool:
         """Render ``spec`` and write it to ``path`` (:func:`feeds.worker.render_file`)."""

@@ -380,36 +380,50 @@ def publish_all(config: Config, store: Store, now: datetime | None = None,
     # Topics, the all feed and source filters need the index (new articles folded and
     # sketched, rules evaluated over what they have not seen); plain source feeds do not.
     matched: Index | None = None
+    indexing: ThreadPoolExecutor | None = None
+    indexed: Future[dict[str, int]] | None = None
     if config.topics or config.output.all_feed or any(s.filter for s in sources):
         from feeds.topics import Index
 
-        matched = Index(config, store)
-        matched.update()
+        matched = Index(config, store, pool)
+        if pool is not None and not any(s.filter for s in sources):
+            # Folding (in the workers) and matching the new articles overlap with the source
+            # feeds below, which do not need the index.
+            indexing = ThreadPoolExecutor(1, thread_name_prefix="index")
+            indexed = indexing.submit(matched.update)
+        else:
+            matched.update()
 
-    source_metas: list[FeedSpec] = []
-    for source in sources:
-        meta = source_meta(source, states.get(source.id))
-        source_metas.append(meta)
-        key = meta.relative_path
-        if source.filter:
-            spec = source_spec(config, source, store, states.get(source.id), matched)
-            write(spec, content_signatures(spec))
+    try:
+        source_metas: list[FeedSpec] = []
+        for source in sources:
+            meta = source_meta(source, states.get(source.id))
+            source_metas.append(meta)
+            key = meta.relative_path
+            if source.filter:
+                spec = source_spec(config, source, store, states.get(source.id), matched)
+                write(spec, content_signatures(spec))
+                record.summaries[key] = FeedSummary.of(spec)
+                continue
+            revision = revisions.get(source.id, 0)
+            signatures = {f: revision_signature(meta, f, base_url, author, empty_updated, limit,
+                                                revision) for f in formats}
+            summary = previous.summaries.get(key)
+            if summary is not None and all(
+                previous.signatures.get(meta.path_for(f)) == signatures[f]
+                and (out / meta.path_for(f)).is_file() for f in formats
+            ):
+                record.signatures.update({meta.path_for(f): signatures[f] for f in formats})
+                record.summaries[key] = summary
+                continue
+            spec = replace(meta, entries=store.latest(source.id, limit))
+            write(spec, signatures)
             record.summaries[key] = FeedSummary.of(spec)
-            continue
-        revision = revisions.get(source.id, 0)
-        signatures = {f: revision_signature(meta, f, base_url, author, empty_updated, limit,
-                                            revision) for f in formats}
-        summary = previous.summaries.get(key)
-        if summary is not None and all(
-            previous.signatures.get(meta.path_for(f)) == signatures[f]
-            and (out / meta.path_for(f)).is_file() for f in formats
-        ):
-            record.signatures.update({meta.path_for(f): signatures[f] for f in formats})
-            record.summaries[key] = summary
-            continue
-        spec = replace(meta, entries=store.latest(source.id, limit))
-        write(spec, signatures)
-        record.summaries[key] = FeedSummary.of(spec)
+        if indexed is not None:
+            indexed.result()
+    finally:
+        if indexing is not None:
+            indexing.shutdown(wait=True)
 
     topic_specs: list[FeedSpec] = []
     if matched is not None:

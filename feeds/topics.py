@@ -39,15 +39,16 @@ import json
 import logging
 import re
 import struct
-from collections import _count_elements  # type: ignore[attr-defined]
+from collections import _count_elements, deque  # type: ignore[attr-defined]
 from collections.abc import Callable, Generator, Iterable, Sequence
 from collections.abc import Set as AbstractSet
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import chain
 from operator import itemgetter
 from re import _parser  # type: ignore[attr-defined]
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ahocorasick
 import numpy as np
@@ -61,6 +62,9 @@ from feeds.folding import fold, folded_values
 from feeds.model import Article
 from feeds.store import Store, Stored, _article_from_row, articles_table, revisions_table
 from feeds.urls import canonical_url
+
+if TYPE_CHECKING:
+    from feeds.poll import ParsePool
 
 log = logging.getLogger(__name__)
 
@@ -298,10 +302,16 @@ def _set_meta(conn: Connection, name: str, value: str) -> None:
     conn.execute(sa.insert(topic_meta).values(name=name, value=value))
 
 
-def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS) -> tuple[int, int]:
+# Folds many articles' stored columns (feeds.folding.fold_rows, possibly in a worker process).
+FoldMany = Callable[[Sequence[Sequence[str | None]], Sequence[bool]], list[str]]
+
+
+def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS,
+                  fold_many: FoldMany | None = None, jobs: int = 2) -> tuple[int, int]:
     """Fold the ``fields`` of every article that is new or changed since it was folded;
     return (how many, the index sequence number now). Costs only the new articles, in
-    batches of BATCH, so memory stays bounded however many there are.
+    batches of BATCH, so memory stays bounded however many there are. ``fold_many``
+    (:func:`feeds.folding.fold_rows` in a worker process) folds up to ``jobs`` batches at once.
 
     A field no earlier rule needed (say ``author``) makes every article fold again.
     """
@@ -343,18 +353,40 @@ def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS) -> tuple
     names = ("title", "summary", "text", "content_html", "authors", "contributors",
              "categories", "source_name")
     columns += [a.c[name] for name in names]
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
+    def read(chunk: list[int]) -> list[Any]:
+        with store.engine.connect() as conn:
+            return list(conn.execute(sa.select(*columns).where(a.c.id.in_(chunk))))
+
+    def write(chunk: list[int], rows: list[Any], folded: list[str]) -> None:
+        values = [{
+            "article_id": row.id, "content_hash": row.content_hash, "seq": seq,
+            "sort_ts": row.sort_ts, "source_id": row.source_id, "language": row.language,
+            "folded": text,
+        } for row, text in zip(rows, folded, strict=True)]
         with store.engine.begin() as conn:
-            rows = conn.execute(sa.select(*columns).where(a.c.id.in_(chunk))).all()
-            values = [{
-                "article_id": row.id, "content_hash": row.content_hash, "seq": seq,
-                "sort_ts": row.sort_ts, "source_id": row.source_id, "language": row.language,
-                "folded": folded_values(tuple(row)[5:], wanted),
-            } for row in rows]
             conn.execute(sa.delete(t).where(t.c.article_id.in_(chunk)))
             if values:
                 conn.execute(sa.insert(t), values)
+
+    chunks = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
+    if fold_many is None or len(chunks) < 2:
+        for chunk in chunks:
+            rows = read(chunk)
+            write(chunk, rows, [folded_values(tuple(row)[5:], wanted) for row in rows])
+    else:
+        # Worker processes fold while this thread reads the next chunk and writes the last.
+        with ThreadPoolExecutor(jobs, thread_name_prefix="fold") as threads:
+            pending: deque[tuple[list[int], list[Any], Future[list[str]]]] = deque()
+            for chunk in chunks:
+                rows = read(chunk)
+                values = [tuple(row)[5:] for row in rows]
+                pending.append((chunk, rows, threads.submit(fold_many, values, wanted)))
+                if len(pending) > jobs:
+                    first, first_rows, folded = pending.popleft()
+                    write(first, first_rows, folded.result())
+            while pending:
+                first, first_rows, folded = pending.popleft()
+                write(first, first_rows, folded.result())
     with store.engine.begin() as conn:
         _set_meta(conn, "watermark", json.dumps(mark))
     log.debug("folded %d articles (seq %d)", len(ids), seq)
@@ -1085,9 +1117,10 @@ class Index:
     source feeds read the newest articles straight from the store.
     """
 
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, pool: ParsePool | None = None) -> None:
         self.config = config
         self.store = store
+        self.pool = pool  # worker processes that fold new articles, when the cycle has them
         self.filters = {
             s.id: Rule.of_filter(s.id, s.filter) for s in config.sources
             if s.filter and (s.filter.include or s.filter.exclude)
@@ -1147,7 +1180,10 @@ class Index:
             self._dedup_fields = False
             return {}
         ruleset = self.ruleset
-        _, top = refresh_index(self.store, ruleset.fields)
+        pool = self.pool
+        _, top = refresh_index(self.store, ruleset.fields,
+                               fold_many=pool.fold if pool is not None else None,
+                               jobs=pool.processes if pool is not None else 1)
         self.seq = top
         hashes = list(ruleset.compiled)
         with self.store.engine.connect() as conn:

@@ -1,13 +1,15 @@
 """A worker process of a cycle (:class:`feeds.poll.ParsePool`): parses feed bodies while the
-cycle polls, and renders and writes feed files while it publishes.
+cycle polls; folds new articles for the topic index and renders and writes feed files while
+it publishes.
 
 Parsing and rendering are pure CPU work under the GIL, so threads cannot spread them over
 cores. This process imports only what those two jobs need (lxml, nh3, feedgen, the model):
 no config, no store, no HTTP client.
 
 Each message is an 8-byte big-endian length and a pickle. In: ``("parse", body, context,
-content_type)`` or ``("render", fmt, spec, base_url, author, empty_updated, path)``. Out: a
-ParsedFeed or a ParseFailure for a parse, True/False (file changed) for a render, or
+content_type)``, ``("render", fmt, spec, base_url, author, empty_updated, path)`` or
+``("fold", rows, wanted)``. Out: a ParsedFeed or a ParseFailure for a parse, True/False (file
+changed) for a render, the folded texts for a fold (:func:`feeds.folding.fold_rows`), or
 ``("crash", traceback)``.
 """
 
@@ -43,6 +45,10 @@ def handle(message: tuple[Any, ...]) -> object:
         return parse_feed_outcome(*args)
     if kind == "render":
         return render_file(*args)
+    if kind == "fold":
+        from feeds.folding import fold_rows
+
+        return fold_rows(*args)
     raise ValueError(f"unknown job {kind!r}")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from atomcheck import assert_valid_atom
 
-from feeds import poll
+from feeds import poll, topics
 from feeds.config import parse_config
 from feeds.model import Article
 from feeds.publish import publish_all
@@ -49,8 +49,20 @@ def files(directory: Path) -> dict[str, bytes]:
             for p in sorted(directory.rglob("*")) if p.is_file() and p.name != ".rendered.json"}
 
 
-def test_publishing_through_worker_processes_writes_the_same_files(tmp_path: Path) -> None:
-    """publish_all with a worker pool writes byte-identical feeds to publish_all without one."""
+def test_publishing_through_worker_processes_writes_the_same_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """publish_all with a worker pool (rendering, and folding the topic index in batches)
+    writes byte-identical feeds to publish_all without one."""
+    monkeypatch.setattr(topics, "BATCH", 4)
+    folded: list[int] = []
+    real_fold = poll.ParsePool.fold
+
+    def counting_fold(self: poll.ParsePool, rows: list[list[str]], wanted: list[bool]
+                      ) -> list[str]:
+        folded.append(len(rows))
+        return real_fold(self, rows, wanted)
+
+    monkeypatch.setattr(poll.ParsePool, "fold", counting_fold)
     outputs = {}
     for name, processes in (("here", 0), ("pool", 2)):
         directory = tmp_path / name
@@ -67,6 +79,7 @@ def test_publishing_through_worker_processes_writes_the_same_files(tmp_path: Pat
             store.close()
         assert {p.name for p in changed} >= {"alpha.atom", "beta.rss", "qingdao.json"}
         outputs[name] = files(directory / "out")
+    assert sum(folded) == 17  # every article folded by the workers, 4 at a time
     assert outputs["pool"] == outputs["here"]
     assert_valid_atom(outputs["pool"]["sources/beta.atom"])
 
