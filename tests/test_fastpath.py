@@ -105,3 +105,21 @@ def test_dates_only_feedparser_reads() -> None:
         first = fast[0]  # type: ignore[index]
         assert first.published is not None and first.published.date().isoformat() == (
             "2024-05-01")
+
+
+def test_declines_unknown_entry_elements() -> None:
+    """An entry element the fast path does not read, even one named like an Atom element in
+    another namespace, or an attribute on the entry, sends the feed to feedparser."""
+    atom = feedgen_data.atom(1, 2)
+    rss = feedgen_data.rss(2, 2)
+    assert parse_plain_feed(atom, URL, None) is not None
+    for body in (
+        atom.replace(b"<entry>", b"<entry><rights>r</rights>", 1),
+        atom.replace(b"<entry>", b'<entry><x:title xmlns:x="urn:x">t</x:title>', 1),
+        atom.replace(b"<entry>",
+                     b'<entry><summary xmlns="http://www.w3.org/2005/Atoz">s</summary>', 1),
+        atom.replace(b"<entry>", b'<entry xml:lang="de">', 1),
+        rss.replace(b"<item>", b"<item><comments>c</comments>", 1),
+        rss.replace(b"<item>", b'<item about="x">', 1),
+    ):
+        assert parse_plain_feed(body, URL, None) is None, body[:300]
