@@ -62,7 +62,7 @@ PARSE_POOL_MIN_SOURCES = 50
 
 
 class ParserProcess:
-    """One ``feeds.sources.feed.serve_parses`` child, spoken to over its stdin and stdout.
+    """One :mod:`feeds.worker` child, spoken to over its stdin and stdout.
 
     A plain child with two pipes rather than multiprocessing: no resource tracker process,
     no queue threads, and a child that imports only the parsing modules.

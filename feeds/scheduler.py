@@ -435,8 +435,10 @@ class Service:
         try:
             results = run_cycle(self.config, self.store, self.fetcher, now,
                                 workers=self.workers, on_result=record, pool=pool)
+            elapsed = time.monotonic() - started
+            log.info("polled %d source(s) in %.1fs", len(results), elapsed)
             if metrics is not None:
-                metrics.record_cycle(time.monotonic() - started)
+                metrics.record_cycle(elapsed)
             return results, self.publish(pool)
         finally:
             if pool is not None:

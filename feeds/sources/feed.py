@@ -87,35 +87,6 @@ def parse_feed_outcome(body: bytes, context: FeedContext, content_type: str | No
         return ParseFailure(e.source_id, e.url, e.message)
 
 
-def serve_parses() -> None:
-    """A parser process (feeds.poll.ParsePool): read requests from stdin, answer on stdout.
-
-    Each message is an 8-byte big-endian length and a pickle: ``(body, context,
-    content_type)`` in, a ParsedFeed, a ParseFailure, or ``("crash", traceback)`` out.
-    """
-    import pickle
-    import signal
-    import struct
-    import sys
-    import traceback
-
-    # Ctrl-C is the poller's to handle; this process ends when the poller closes the pipe.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    while True:
-        header = stdin.read(8)
-        if len(header) < 8:
-            return  # the poller closed the pipe: the cycle is over
-        body, context, content_type = pickle.loads(stdin.read(struct.unpack(">Q", header)[0]))
-        try:
-            outcome: Any = parse_feed_outcome(body, context, content_type)
-        except Exception:
-            outcome = ("crash", traceback.format_exc())
-        data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-        stdout.write(struct.pack(">Q", len(data)) + data)
-        stdout.flush()
-
-
 def _xml_feed(body: bytes, context: FeedContext, content_type: str | None) -> Mapping[str, Any]:
     headers = {"content-location": context.url}
     import feedparser
