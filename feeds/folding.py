@@ -11,7 +11,10 @@ import html
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
 
 from feeds.extract.chinese import convert
 
@@ -71,3 +74,131 @@ def folded_values(values: Sequence[str | None], wanted: Sequence[bool]) -> str:
 def fold_rows(rows: Sequence[Sequence[str | None]], wanted: Sequence[bool]) -> list[str]:
     """:func:`folded_values` of many articles (one job of a worker process)."""
     return [folded_values(values, wanted) for values in rows]
+
+
+# -- keyword occurrences and the match pass (light: a worker process runs it too) -----------
+
+# The table of folded article texts (feeds.topics.topic_text): a worker reads it directly.
+TEXT_TABLE = "topic_text"
+
+# One regular expression of a match pass: (pattern, field numbers, id of the literal every
+# match contains or None, the hit bits of those fields).
+RegexJob = tuple[str, tuple[int, ...], int | None, int]
+# What a match pass over some rows gives: per (keyword id, mask of its occurrences in one
+# article) the positions holding it, and per regular expression its positions, as bitsets.
+ScanParts = tuple[dict[tuple[int, int], bytearray], list[bytearray]]
+
+
+def latin(ch: str) -> bool:
+    """A character that continues a Latin word (CJK text has no spaces, so it never does)."""
+    return (ch.isalnum() or ch == "_") and ord(ch) < 0x2E80
+
+
+class Finder:
+    """Every keyword of a rule set in one Aho-Corasick automaton; keyword ``n`` is ``words[n]``.
+
+    Keywords that begin or end with a Latin letter need their occurrences' boundaries looked
+    at; the others (most Chinese ones) count wherever they occur, so for those only the set of
+    distinct keywords per field is wanted, which is built without a Python step per occurrence.
+    """
+
+    def __init__(self, words: Sequence[str]) -> None:
+        import ahocorasick
+
+        self.words = list(words)
+        plain, bounded = ahocorasick.Automaton(), ahocorasick.Automaton()
+        for kid, word in enumerate(self.words):
+            start, end = latin(word[0]), latin(word[-1])
+            if start or end:
+                bounded.add_word(word, (kid, len(word), start, end))
+            else:
+                plain.add_word(word, kid)
+        self.plain: Any = None
+        self.bounded: Any = None
+        if len(plain):
+            plain.make_automaton()
+            self.plain = plain
+        if len(bounded):
+            bounded.make_automaton()
+            self.bounded = bounded
+
+    def hits(self, fields: Sequence[str]) -> dict[int, int]:
+        """keyword id -> mask of (field, boundary combination) of its occurrences: 4 bits a
+        field, bit ``2 * bounded at start + bounded at end``."""
+        out: dict[int, int] = {}
+        plain, bounded = self.plain, self.bounded
+        for f, text in enumerate(fields):
+            if not text:
+                continue
+            shift = 4 * f
+            if plain is not None:
+                bit = 8 << shift  # both ends count as bounded
+                for kid in set(map(_second, plain.iter(text))):
+                    out[kid] = out.get(kid, 0) | bit
+            if bounded is None:
+                continue
+            last = len(text) - 1
+            for end, (kid, length, check_start, check_end) in bounded.iter(text):
+                start = end - length + 1
+                combo = (2 if not check_start or start == 0 or not latin(text[start - 1])
+                         else 0) | (1 if not check_end or end == last
+                                    or not latin(text[end + 1]) else 0)
+                out[kid] = out.get(kid, 0) | (1 << (combo + shift))
+        return out
+
+
+_second = itemgetter(1)
+
+
+def scan_rows(rows: Iterable[tuple[int, str]], finder: Finder, regexes: Sequence[RegexJob],
+              positions: Mapping[int, int], size: int) -> ScanParts:
+    """The keyword and regular expression bitsets (``size`` bytes each) of ``rows``
+    (article id, folded text); an article's bit is at ``positions[id]`` (others are skipped).
+    An expression runs only on articles holding its literal in one of its fields."""
+    postings: dict[tuple[int, int], bytearray] = {}
+    bits = [bytearray(size) for _ in regexes]
+    compiled = [(bits[n], re.compile(p, re.IGNORECASE), fids, literal, mask)
+                for n, (p, fids, literal, mask) in enumerate(regexes)]
+    hits, where = finder.hits, positions.get
+    for aid, folded in rows:
+        at = where(aid)
+        if at is None:
+            continue
+        fields = folded.split(SEP)
+        hit = hits(fields)
+        byte, bit = at >> 3, 1 << (at & 7)
+        for key in hit.items():
+            ba = postings.get(key)
+            if ba is None:
+                ba = postings[key] = bytearray(size)
+            ba[byte] |= bit
+        for ba, pattern, fids, literal, mask in compiled:
+            if literal is not None and not hit.get(literal, 0) & mask:
+                continue
+            if any(pattern.search(fields[f]) for f in fids):
+                ba[byte] |= bit
+    return postings, bits
+
+
+def scan_range(path: str, words: Sequence[str], regexes: Sequence[RegexJob], ids: bytes,
+               positions: bytes, size: int) -> ScanParts:
+    """:func:`scan_rows` over the folded texts of ``ids`` (int64, ascending; ``positions``
+    uint32, one each), read from the SQLite store at ``path`` (one job of a worker process)."""
+    import sqlite3
+    from array import array
+
+    id_list, pos_list = array("q"), array("I")
+    id_list.frombytes(ids)
+    pos_list.frombytes(positions)
+    if not id_list:
+        return {}, [bytearray(size) for _ in regexes]
+    where = dict(zip(id_list, pos_list, strict=True))
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        conn.execute("PRAGMA busy_timeout=10000")
+        rows = conn.execute(f"SELECT article_id, folded FROM {TEXT_TABLE} "
+                            "WHERE article_id BETWEEN ? AND ?", (id_list[0], id_list[-1]))
+        return scan_rows(rows, Finder(words), regexes, where, size)
+    finally:
+        conn.close()

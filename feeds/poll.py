@@ -164,6 +164,20 @@ class ParsePool:
             return outcome
         raise RuntimeError(f"fold process answered {outcome!r}")
 
+    def scan(self, path: str, words: Sequence[str],
+             regexes: Sequence[tuple[str, tuple[int, ...], int | None, int]], ids: bytes,
+             positions: bytes, size: int
+             ) -> tuple[dict[tuple[int, int], bytearray], list[bytearray]]:
+        """:func:`feeds.folding.scan_range` (a topic match pass over some articles, read
+        from the store file) in a worker process."""
+        from feeds.folding import scan_range
+
+        job = (path, words, regexes, ids, positions, size)
+        outcome = self._run(("scan", *job), lambda: scan_range(*job))
+        if isinstance(outcome, tuple) and len(outcome) == 2:
+            return outcome
+        raise RuntimeError(f"scan process answered {outcome!r}")
+
     def render(self, fmt: str, spec: FeedSpec, base_url: str, author: str,
                empty_updated: datetime, path: Path) -> bool:
         """Render ``spec`` and write it to ``path`` (:func:`feeds.worker.render_file`)."""

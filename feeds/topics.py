@@ -39,6 +39,7 @@ import json
 import logging
 import re
 import struct
+from array import array
 from collections import _count_elements, deque  # type: ignore[attr-defined]
 from collections.abc import Callable, Generator, Iterable, Sequence
 from collections.abc import Set as AbstractSet
@@ -50,15 +51,23 @@ from operator import itemgetter
 from re import _parser  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any, Literal
 
-import ahocorasick
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from feeds.config import Config, Filter, Source, Topic
 from feeds.folding import SEP as _SEP
+from feeds.folding import (
+    TEXT_TABLE,
+    Finder,
+    RegexJob,
+    ScanParts,
+    fold,
+    folded_values,
+    latin,
+    scan_rows,
+)
 from feeds.folding import body_text as _body_text
-from feeds.folding import fold, folded_values
 from feeds.model import Article
 from feeds.store import Store, Stored, _article_from_row, articles_table, revisions_table
 from feeds.urls import canonical_url
@@ -103,9 +112,7 @@ _NOT_WORD = re.compile(r"[\W_]+")
 _LITERAL = _parser.LITERAL
 
 
-def _latin(ch: str) -> bool:
-    """A character that continues a Latin word (CJK text has no spaces, so it never does)."""
-    return (ch.isalnum() or ch == "_") and ord(ch) < 0x2E80
+_latin = latin
 
 
 # -- the index: folded text per article version, sketches on demand -------------------------
@@ -118,7 +125,7 @@ index_metadata = sa.MetaData()
 # copied from the article version (they cannot change without its content_hash), so a full
 # re-evaluation reads this table alone.
 topic_text = sa.Table(
-    "topic_text", index_metadata,
+    TEXT_TABLE, index_metadata,
     sa.Column("article_id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
@@ -601,37 +608,17 @@ class RuleSet:
                                                       *self.compiled[h].all)))
             if keep:
                 self.positive[kid] = keep
-        self.automaton: Any = None
-        if self.words:
-            self.automaton = ahocorasick.Automaton()
-            for word, kid in self.words.items():
-                # Boundaries are looked at only for keywords that begin or end with a Latin
-                # letter: for the others every occurrence counts.
-                self.automaton.add_word(word, (kid, len(word), _latin(word[0]),
-                                               _latin(word[-1])))
-            self.automaton.make_automaton()
+        # Keyword ids are their places in `words` (assigned in order above).
+        self.finder = Finder(list(self.words)) if self.words else None
 
     def hits(self, fields: Sequence[str]) -> dict[int, int]:
         """keyword id -> mask of (field, boundary combination) of its occurrences."""
-        out: dict[int, int] = {}
-        if self.automaton is None:
-            return out
-        latin = _latin
-        for f, text in enumerate(fields):
-            if not text:
-                continue
-            last = len(text) - 1
-            shift = 4 * f
-            for end, (kid, length, check_start, check_end) in self.automaton.iter(text):
-                if check_start or check_end:
-                    start = end - length + 1
-                    combo = (2 if not check_start or start == 0 or not latin(text[start - 1])
-                             else 0) | (1 if not check_end or end == last
-                                        or not latin(text[end + 1]) else 0)
-                else:
-                    combo = 3
-                out[kid] = out.get(kid, 0) | (1 << (combo + shift))
-        return out
+        return {} if self.finder is None else self.finder.hits(fields)
+
+    @property
+    def regex_jobs(self) -> list[RegexJob]:
+        return [(spec.pattern.pattern, spec.field_ids, spec.literal, spec.field_mask)
+                for spec in self.regexes]
 
     def evaluate(self, source_id: str, language: str | None, fields: Sequence[str],
                  only: set[str] | None = None) -> list[str]:
@@ -699,17 +686,30 @@ class Scan:
         return (1 << len(self.order)) - 1
 
 
-def scan(conn: Connection, ruleset: RuleSet) -> Scan:
+# A full match pass over at least this many articles is split over a cycle's worker processes.
+SCAN_SPLIT = 20_000
+
+
+def scan(conn: Connection, ruleset: RuleSet, pool: ParsePool | None = None,
+         path: str | None = None) -> Scan:
     """Evaluate every rule of ``ruleset`` over every folded article at once.
 
     The automaton gives, per keyword and (field, boundary) combination, the set of matching
     positions; regular expressions run only where their literal occurs. Each rule is then a
     few operations on bitsets (Python ints): union for any, intersection for all, difference
     for none, and the source and language sets. Nothing is kept per (rule, article).
+
+    With a ``pool`` and the SQLite file at ``path``, the worker processes each read and scan
+    a range of the articles (the automaton is most of the pass's time; the GIL keeps
+    threads from sharing it) and this process merges their bitsets.
     """
-    t = topic_text
-    meta: list[Any] = list(conn.execute(sa.select(t.c.article_id, t.c.sort_ts, t.c.source_id,
-                                                  t.c.language)))
+    # The driver's cursor: SQLAlchemy's result rows cost more than the scan's own work here.
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"SELECT article_id, sort_ts, source_id, language FROM {TEXT_TABLE}")
+        meta: list[Any] = list(cursor.fetchall())
+    finally:
+        cursor.close()
     meta.sort(key=lambda r: (r[1], r[0]), reverse=True)
     n = len(meta)
     size = (n + 7) // 8
@@ -730,32 +730,40 @@ def scan(conn: Connection, ruleset: RuleSet) -> Scan:
             for want, lb in languages.items():
                 if low.startswith(want):
                     lb[byte] |= bit
-    postings: dict[tuple[int, int], bytearray] = {}
-    regex_bits = [bytearray(size) for _ in ruleset.regexes]
-    if ruleset.automaton is not None or ruleset.regexes:
-        hits, regexes = ruleset.hits, ruleset.regexes
-        query = sa.select(t.c.article_id, t.c.folded)
-        for aid, folded in conn.execution_options(yield_per=BATCH).execute(query):
-            at = pos.get(aid)
-            if at is None:
-                continue
-            fields = folded.split(_SEP)
-            hit = hits(fields)
-            byte, bit = at >> 3, 1 << (at & 7)
-            for key in hit.items():
-                ba = postings.get(key)
-                if ba is None:
-                    ba = postings[key] = bytearray(size)
-                ba[byte] |= bit
-            for spec in regexes:
-                if spec.literal is not None and not hit.get(spec.literal, 0) & spec.field_mask:
-                    continue
-                if any(spec.pattern.search(fields[f]) for f in spec.field_ids):
-                    regex_bits[spec.id][byte] |= bit
+    order = [(r[1], r[0]) for r in meta]
+    del meta
+    postings: dict[tuple[int, int], int] = {}
+    regex_ints = [0] * len(ruleset.regexes)
+
+    def merge(parts: ScanParts) -> None:
+        keyed, regex_bits = parts
+        for key, ba in keyed.items():
+            postings[key] = postings.get(key, 0) | int.from_bytes(ba, "little")
+        for rid, ba in enumerate(regex_bits):
+            regex_ints[rid] |= int.from_bytes(ba, "little")
+
+    finder = ruleset.finder
+    if finder is not None or ruleset.regexes:
+        jobs = pool.processes if pool is not None else 1
+        if pool is not None and path is not None and jobs > 1 and n >= SCAN_SPLIT:
+            words, regexes = list(ruleset.words), ruleset.regex_jobs
+            ids = sorted(pos)
+            step = -(-n // jobs)
+
+            def job(part: list[int]) -> ScanParts:
+                assert pool is not None and path is not None
+                return pool.scan(path, words, regexes, array("q", part).tobytes(),
+                                 array("I", [pos[aid] for aid in part]).tobytes(), size)
+
+            with ThreadPoolExecutor(jobs, thread_name_prefix="scan") as threads:
+                for parts in threads.map(job, [ids[k : k + step] for k in range(0, n, step)]):
+                    merge(parts)
+        else:
+            merge(scan_rows(conn.exec_driver_sql(f"SELECT article_id, folded FROM {TEXT_TABLE}"),
+                            finder or Finder([]), ruleset.regex_jobs, pos, size))
     by_kid: dict[int, list[tuple[int, int]]] = {}
-    for (kid, mask), ba in postings.items():
-        by_kid.setdefault(kid, []).append((mask, int.from_bytes(ba, "little")))
-    regex_ints = [int.from_bytes(ba, "little") for ba in regex_bits]
+    for (kid, mask), bits in postings.items():
+        by_kid.setdefault(kid, []).append((mask, bits))
     source_ints = {sid: int.from_bytes(ba, "little") for sid, ba in sources.items()}
     language_ints = {lang: int.from_bytes(ba, "little") for lang, ba in languages.items()}
     universe = (1 << n) - 1
@@ -797,7 +805,7 @@ def scan(conn: Connection, ruleset: RuleSet) -> Scan:
             if r:
                 r &= ~regex_ints[rid]
         results[h] = r
-    return Scan([(r[1], r[0]) for r in meta], results, source_ints)
+    return Scan(order, results, source_ints)
 
 
 # -- selection and dedup -------------------------------------------------------------------
@@ -1100,6 +1108,14 @@ def _sketch(article: Article) -> Sketch:
     return Sketch(frozenset(), 0)
 
 
+def _sqlite_path(store: Store) -> str | None:
+    """The file of a SQLite store (a worker process can read it itself), else None."""
+    url = store.engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
 # Feed entries computed in this process, by everything they depend on (see Index._entries).
 _ENTRIES: dict[tuple[Any, ...], list[Stored]] = {}
 
@@ -1213,7 +1229,8 @@ class Index:
         rules = {r.hash: r for r in self._rules()}
         need = set(hashes) | self.filter_hashes
         with self.store.engine.connect() as conn:
-            result = scan(conn, RuleSet(rules[h] for h in need))
+            result = scan(conn, RuleSet(rules[h] for h in need), self.pool,
+                          _sqlite_path(self.store))
         universe = result.universe
         eligible = 0
         for sid in self.enabled:

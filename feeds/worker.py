@@ -49,6 +49,10 @@ def handle(message: tuple[Any, ...]) -> object:
         from feeds.folding import fold_rows
 
         return fold_rows(*args)
+    if kind == "scan":
+        from feeds.folding import scan_range
+
+        return scan_range(*args)
     raise ValueError(f"unknown job {kind!r}")
 
 

@@ -1,7 +1,7 @@
 """Benchmark: topic matching and dedup over 100,000 stored articles and 200 topics.
 
     python tests/benchmarks/bench_topics.py [--articles 100000] [--topics 200] [--keep DIR]
-                                            [--trace]
+                                            [--processes N] [--trace]
 
 Builds a SQLite store of synthetic Chinese and English news (a third in Traditional script,
 one in twenty a near copy of another) in a child process, then times each step and prints the
@@ -17,6 +17,9 @@ the index's own). ``--trace`` adds tracemalloc's peak of each step (and slows it
 4. a cycle with nothing new, in the same process (cached) and as a new process would run it.
 
 With ``--keep DIR`` an existing store in DIR is reused (its index dropped first).
+``--processes N`` gives the index N worker processes (folding, the match pass), as a cycle
+has (default: feeds.poll.PARSE_PROCESSES; 0 for none). Peak memory is this process's plus
+each worker's. A summary at the end gives the totals the issue asks for.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from feeds import topics
+from feeds import poll, topics
 from feeds.config import Config, parse_config
 from feeds.extract.chinese import convert
 from feeds.model import Article
@@ -142,6 +145,24 @@ def make_topics(rng: random.Random, count: int, sources: list[str]) -> str:
     return "\n".join(lines)
 
 
+WORKERS: poll.ParsePool | None = None
+TIMES: dict[str, float] = {}
+
+
+def peak_rss() -> float:
+    """Peak RSS in MiB of this process plus that of each worker process (VmHWM)."""
+    total = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for worker in WORKERS._started if WORKERS is not None else []:
+        try:
+            status = Path(f"/proc/{worker.process.pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
 def measure(label: str, func: Callable[[], T], trace: bool = False) -> T:
     if trace:
         tracemalloc.start()
@@ -153,7 +174,8 @@ def measure(label: str, func: Callable[[], T], trace: bool = False) -> T:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         extra = f"   traced peak {peak / 2**20:6.1f} MiB"
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    TIMES[label] = elapsed
+    rss = peak_rss()
     print(f"{label:<58} {elapsed:7.2f} s   peak RSS {rss:5.0f} MiB{extra}", flush=True)
     return result
 
@@ -205,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", type=int, default=1_000)
     parser.add_argument("--keep", type=Path, help="build the store in DIR and keep it")
     parser.add_argument("--trace", action="store_true", help="also measure with tracemalloc")
+    parser.add_argument("--processes", type=int, default=poll.PARSE_PROCESSES,
+                        help="worker processes of the index (default: as a cycle has)")
     args = parser.parse_args(argv)
+    global WORKERS
+    WORKERS = poll.ParsePool(args.processes) if args.processes > 0 else None
     directory = args.keep or Path(tempfile.mkdtemp(prefix="bench_topics."))
     directory.mkdir(parents=True, exist_ok=True)
     sources = [f"src{i}" for i in range(50)]
@@ -227,19 +253,21 @@ def main(argv: list[str] | None = None) -> int:
         child.join()
         if child.exitcode:
             return 1
-    print(f"{args.topics} topics, store in {directory}", flush=True)
+    print(f"{args.topics} topics, {args.processes} worker processes, store in {directory}",
+          flush=True)
     store = Store.open(directory / "db.sqlite")
     trace = args.trace
     rng = random.Random(42)
 
-    bare = Index(make_config(directory, sources, "", all_feed=False), store)
+    bare = Index(make_config(directory, sources, "", all_feed=False), store, WORKERS)
     measure("0. a cycle with no topic and no filter (update)", bare.update, trace)
 
     config = make_config(directory, sources, make_topics(rng, args.topics, sources))
-    index = Index(config, store)
+    index = Index(config, store, WORKERS)
     fields = index.ruleset.fields
+    fold_many = WORKERS.fold if WORKERS is not None else None
     measure(f"1. first indexing: fold {args.articles} articles",
-            lambda: refresh_index(store, fields), trace)
+            lambda: refresh_index(store, fields, fold_many, args.processes), trace)
 
     def feeds(ix: Index, cfg: Config) -> int:
         total = sum(len(ix.topic_entries(t, NOW)) for t in cfg.topics)
@@ -249,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     measure("   then every feed (newest matches, sketches, dedup)",
             lambda: feeds(index, config), trace)
     other = make_config(directory, sources, make_topics(random.Random(43), args.topics, sources))
-    index2 = Index(other, store)
+    index2 = Index(other, store, WORKERS)
     measure("2b. other new rules: match", index2.update, trace)
     measure("   then every feed (sketches partly kept)", lambda: feeds(index2, other), trace)
 
@@ -275,12 +303,24 @@ def main(argv: list[str] | None = None) -> int:
 
     def fresh() -> int:
         topics._ENTRIES.clear()
-        ix = Index(config, store)
+        ix = Index(config, store, WORKERS)
         ix.update()
         return feeds(ix, config)
 
     measure("   nothing new, a new process: update + feeds", fresh, trace)
     store.close()
+    full = TIMES["2. full re-evaluation: match (one pass, bitsets)"] + TIMES[
+        "   then every feed (newest matches, sketches, dedup)"]
+    inc = TIMES[f"   incremental: fold + match {len(new)} new articles"] + TIMES[
+        "   then every feed"]
+    print(f"\nSUMMARY ({args.processes} worker processes)\n"
+          f"  full re-evaluation (rules changed: match + every feed) {full:6.2f} s\n"
+          f"  incremental ({len(new)} new: fold + match + every feed)   {inc:6.2f} s\n"
+          f"  nothing new: same process {TIMES['4. nothing new, same process: update + feeds']:.2f}"
+          f" s, new process {TIMES['   nothing new, a new process: update + feeds']:.2f} s\n"
+          f"  peak memory (this process + workers) {peak_rss():6.0f} MiB", flush=True)
+    if WORKERS is not None:
+        WORKERS.close()
     return 0
 
 

@@ -1,0 +1,154 @@
+"""Topic work in a cycle's worker processes gives what the same work gives in this process."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from feeds import poll, topics
+from feeds.config import parse_config
+from feeds.folding import Finder, latin
+from feeds.model import Article
+from feeds.store import Store
+from feeds.topics import Index, RuleSet, scan
+
+NOW = datetime(2024, 6, 7, 12, 0, tzinfo=UTC)
+WORDS = ["青岛", "青島", "岛", "济南", "地铁", "啤酒", "Taiwan", "Taiwanese", "port", "港口",
+         "会议", "新能源汽车", "汽车", "qing", "dao"]
+CONFIG = """
+store: {{path: db.sqlite}}
+output: {{max_entries: 5}}
+sources:
+  - {{id: alpha, url: "https://alpha.example.org/feed"}}
+  - {{id: beta, url: "https://beta.example.org/feed"}}
+topics:
+{topics}
+"""
+RULES = [
+    "any: [青岛, port]", "all: [青岛, 地铁]", "any: [济南], none: [啤酒]",
+    "regex: ['青岛.{0,4}地铁']", "regex: ['(港口|啤酒)']", "any: [Taiwan]",
+    "any: [Taiwan], word_boundaries: false", "any: ['Taiwan*'], language: en",
+    "any: [会议], fields: [title]", "any: [地铁], sources: [beta]",
+    "any: [地铁], exclude_sources: [beta]", "none: [青岛]", "any: [汽车, 岛]",
+]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(tmp_path / "db.sqlite")
+    yield s
+    s.close()
+
+
+def fill(store: Store, count: int) -> None:
+    rng = random.Random(5)
+    by_source: dict[str, list[Article]] = {"alpha": [], "beta": []}
+    for n in range(count):
+        title = " ".join(rng.sample(WORDS, 2))
+        text = "".join(rng.sample(WORDS, 3)) + " " + " ".join(rng.sample(WORDS, 2))
+        by_source[rng.choice(["alpha", "beta"])].append(Article(
+            key=f"a{n}", url=f"https://a{n}.example.org/", canonical_url=None, title=title,
+            text=text, content_html=f"<p>{text}</p>", categories=(rng.choice(WORDS),),
+            language=rng.choice(["zh-CN", "en", None]),
+            published=NOW - timedelta(minutes=rng.randint(0, 50))))  # ties in sort_ts too
+    for sid, articles in by_source.items():
+        store.upsert(sid, articles, NOW)
+
+
+def brute_hits(words: list[str], fields: list[str]) -> dict[int, int]:
+    """Keyword occurrences by str.find, every occurrence with its boundary combination."""
+    out: dict[int, int] = {}
+    for f, text in enumerate(fields):
+        for kid, word in enumerate(words):
+            at = text.find(word)
+            while at >= 0:
+                end = at + len(word) - 1
+                start_ok = not latin(word[0]) or at == 0 or not latin(text[at - 1])
+                end_ok = not latin(word[-1]) or end == len(text) - 1 or not latin(text[end + 1])
+                out[kid] = out.get(kid, 0) | 1 << (2 * start_ok + end_ok + 4 * f)
+                at = text.find(word, at + 1)
+    return out
+
+
+def test_finder_hits_equal_every_occurrence_found_by_find() -> None:
+    """Finder.hits gives, per keyword, the (field, boundary) bits of all its occurrences,
+    overlapping ones and both kinds of keyword (Latin-bounded and not) included."""
+    words = [w.lower() for w in WORDS]
+    finder = Finder(words)
+    rng = random.Random(9)
+    pieces = [*words, " ", "x", "港", "taiwanese", "qingdao", "_"]
+    seen = 0
+    for _ in range(500):
+        fields = ["".join(rng.choices(pieces, k=rng.randint(0, 8))) for _ in range(4)]
+        want = brute_hits(words, fields)
+        assert finder.hits(fields) == want, fields
+        seen += len(want)
+    assert seen > 1000
+
+
+def test_match_pass_in_worker_processes_equals_one_in_this_process(
+        tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scan() split over two worker processes, each reading the store file itself, gives
+    the same order and the same bitset for every rule as scan() in this process."""
+    fill(store, 400)
+    config = parse_config(CONFIG.format(topics="\n".join(
+        f"  - {{id: t{i}, {rule}}}" for i, rule in enumerate(RULES))), "c.yaml", tmp_path)
+    Index(config, store).update()
+    ruleset = RuleSet(Index(config, store).topic_rules.values())
+    path = topics._sqlite_path(store)
+    assert path is not None
+    monkeypatch.setattr(topics, "SCAN_SPLIT", 10)
+    calls: list[int] = []
+    real = poll.ParsePool.scan
+
+    def counting(self: poll.ParsePool, *args: object) -> object:
+        calls.append(len(args[3]) // 8)  # type: ignore[arg-type]
+        return real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(poll.ParsePool, "scan", counting)
+    pool = poll.ParsePool(2)
+    try:
+        with store.engine.connect() as conn:
+            here = scan(conn, ruleset)
+            there = scan(conn, ruleset, pool, path)
+    finally:
+        pool.close()
+    assert sorted(calls) == [200, 200]  # two halves, one a worker
+    assert there.order == here.order
+    assert there.results == here.results
+    assert there.sources == here.sources
+    assert all(here.results.values())  # every rule matches something: the comparison counts
+    assert len({bits for bits in here.results.values()}) > 5
+
+
+def test_index_with_a_pool_publishes_the_same_entries(tmp_path: Path, store: Store,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """An Index given worker processes (the match pass split over them) gives every topic
+    the same entries as an Index without them."""
+    fill(store, 300)
+    config = parse_config(CONFIG.format(topics="\n".join(
+        f"  - {{id: t{i}, {rule}}}" for i, rule in enumerate(RULES))), "c.yaml", tmp_path)
+    plain = Index(config, store)
+    want = {t.id: [s.article.key for s in plain.topic_entries(t, NOW)] for t in config.topics}
+    monkeypatch.setattr(topics, "SCAN_SPLIT", 10)
+    topics._ENTRIES.clear()
+    other = tmp_path / "copy"
+    other.mkdir()
+    copy = Store.open(other / "db.sqlite")
+    try:
+        fill(copy, 300)
+        pool = poll.ParsePool(2)
+        try:
+            index = Index(config, copy, pool)
+            got = {t.id: [s.article.key for s in index.topic_entries(t, NOW)]
+                   for t in config.topics}
+        finally:
+            pool.close()
+    finally:
+        copy.close()
+    assert got == want
+    assert sum(map(len, want.values())) > 30
