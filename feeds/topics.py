@@ -46,6 +46,7 @@ from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from itertools import chain
 from operator import itemgetter
 from re import _parser  # type: ignore[attr-defined]
@@ -229,8 +230,13 @@ class Sketch:
 
     @classmethod
     def of(cls, text: str) -> Sketch:
+        return cls.packed(text)[0]
+
+    @classmethod
+    def packed(cls, text: str) -> tuple[Sketch, bytes]:
+        """The sketch of ``text`` and its :meth:`to_bytes` (made from the sorted array)."""
         if len(text) < MIN_DEDUP_CHARS:
-            return cls(frozenset(), 0)
+            return cls(frozenset(), 0), b""
         # Vectorised over the code points (a hash per shingle in Python cost ~250 us an
         # article, most of a feed's first build): a polynomial hash of each 6-gram, mixed by
         # splitmix64's finaliser, all in uint64 arithmetic that wraps the same in every process.
@@ -254,7 +260,7 @@ class Sketch:
         distinct = h[first]  # one value per distinct shingle, sorted
         top = distinct[: SKETCH_K + 64] >> _S32  # sorted; equal neighbours are collisions
         keep = top[np.concatenate(([True], top[1:] != top[:-1]))][:SKETCH_K]
-        return cls(frozenset(keep.tolist()), len(distinct))
+        return cls(frozenset(keep.tolist()), len(distinct)), keep.astype("<u4").tobytes()
 
     def to_bytes(self) -> bytes:
         return struct.pack(f"<{len(self.hashes)}I", *sorted(self.hashes))
@@ -819,6 +825,12 @@ class Candidate:
     url_key: str | None
     sketch: Sketch
 
+    @cached_property
+    def is_copy(self) -> bool:
+        """Whether the page says it is a copy (:func:`_is_copy`); a candidate of the cycle's
+        cache is asked once, however many feeds show it."""
+        return _is_copy(self.stored.article)
+
 
 @dataclass
 class Story:
@@ -965,10 +977,9 @@ def _is_copy(article: Article) -> bool:
     return bool(own and canonical) and own.split("/")[0] != canonical.split("/")[0]  # type: ignore[union-attr]
 
 
-def representative(story: Story, prefer: Sequence[str] = (), order: Sequence[str] = ()
-                   ) -> Candidate:
-    """The copy a feed shows: the first source in ``prefer``; else not a declared copy; else
-    the first seen; else the source listed first in the config (``order``)."""
+def _shown_key(prefer: Sequence[str], order: Sequence[str]
+               ) -> Callable[[Candidate], tuple[int, bool, float, int, float, int]]:
+    """The key by which :func:`representative` picks (built once for a feed's stories)."""
     rank = {sid: n for n, sid in enumerate(prefer)}
     listed = {sid: n for n, sid in enumerate(order)}
 
@@ -976,10 +987,17 @@ def representative(story: Story, prefer: Sequence[str] = (), order: Sequence[str
         a = c.stored.article
         seen = a.first_seen.timestamp() if a.first_seen else c.sort_ts
         sid = c.stored.source_id
-        return (rank.get(sid, len(rank)), _is_copy(a), seen, listed.get(sid, len(listed)),
+        return (rank.get(sid, len(rank)), c.is_copy, seen, listed.get(sid, len(listed)),
                 c.sort_ts, c.article_id)
 
-    return min(story.members, key=key)
+    return key
+
+
+def representative(story: Story, prefer: Sequence[str] = (), order: Sequence[str] = ()
+                   ) -> Candidate:
+    """The copy a feed shows: the first source in ``prefer``; else not a declared copy; else
+    the first seen; else the source listed first in the config (``order``)."""
+    return min(story.members, key=_shown_key(prefer, order))
 
 
 def also_at(story: Story, shown: Candidate, names: dict[str, str]) -> Stored:
@@ -1175,6 +1193,8 @@ class Index:
         self.merges = 0
         # Whether topic_text holds the fields sketches are made of (read once, on demand).
         self._dedup_fields: bool | None = None
+        # Per index sequence number, the articles folded after it (see _merge).
+        self._folded_since: dict[int, set[int]] = {}
 
     def _rules(self) -> list[Rule]:
         return [*self.filters.values(), *self.topic_rules.values(),
@@ -1190,6 +1210,7 @@ class Index:
         """Fold new articles and bring every rule up to date; return how many articles each
         topic and filter rule evaluated (every stored one for a new or changed rule)."""
         self._updated = True
+        self._folded_since.clear()
         rules = self._rules()
         if not rules:
             # No rule: nothing is folded, and sketches fold their text themselves.
@@ -1309,12 +1330,14 @@ class Index:
             else:
                 done = folded.get(row.id)
                 # The index folded this version already: folding again cost ~40 us a candidate.
-                sketch = (Sketch.of(dedup_text(done[1].split(_SEP)))
-                          if done is not None and done[0] == row.content_hash
-                          else _sketch(article))
+                if done is not None and done[0] == row.content_hash:
+                    sketch, packed = Sketch.packed(dedup_text(done[1].split(_SEP)))
+                else:
+                    sketch = _sketch(article)
+                    packed = sketch.to_bytes()
                 key = url_key(article.canonical_url or article.url)
                 self._sketches.append({"article_id": row.id, "content_hash": row.content_hash,
-                                       "url_key": key, "sketch": sketch.to_bytes(),
+                                       "url_key": key, "sketch": packed,
                                        "shingles": sketch.size})
             found[row.id] = Candidate(Stored(row.source_id, article), row.id, row.sort_ts, key,
                                       sketch)
@@ -1343,6 +1366,16 @@ class Index:
         if not self._sketches:
             return
         rows, self._sketches = self._sketches, []
+        if self.store.engine.dialect.name == "sqlite":
+            # One prepared statement through the driver: SQLAlchemy's delete and insert cost
+            # more than the sketches themselves when a cycle makes thousands.
+            with self.store.engine.begin() as conn:
+                conn.exec_driver_sql(
+                    f"INSERT OR REPLACE INTO {article_sketch.name} (article_id, content_hash, "
+                    "url_key, sketch, shingles) VALUES (?, ?, ?, ?, ?)",
+                    [(r["article_id"], r["content_hash"], r["url_key"], r["sketch"],
+                      r["shingles"]) for r in rows])
+            return
         ids = [r["article_id"] for r in rows]
         with self.store.engine.begin() as conn:
             for start in range(0, len(ids), 500):
@@ -1457,11 +1490,14 @@ class Index:
             return None
         # An article read last time and folded again since (edited in place) may have
         # another text: the stories made of it are not to be trusted.
-        t = topic_text
-        with self.store.engine.connect() as conn:
-            since = {r[0] for r in conn.execute(
-                sa.select(t.c.article_id).where(t.c.seq > saved.seq))}
-        if since & set(read):
+        since = self._folded_since.get(saved.seq)
+        if since is None:
+            # Feeds saved in one cycle share their seq: the query runs once for all of them.
+            t = topic_text
+            with self.store.engine.connect() as conn:
+                since = self._folded_since[saved.seq] = {r[0] for r in conn.execute(
+                    sa.select(t.c.article_id).where(t.c.seq > saved.seq))}
+        if not since.isdisjoint(read):
             return None
         self.merges += 1
         if fresh == 0:
@@ -1537,8 +1573,8 @@ class Index:
         return stories, (read, ended)
 
     def _finish(self, stories: list[Story], prefer: Sequence[str]) -> list[Stored]:
-        order = [s.id for s in self.config.sources]
-        shown = [(s, representative(s, prefer, order)) for s in stories]
+        key = _shown_key(prefer, [s.id for s in self.config.sources])
+        shown = [(s, min(s.members, key=key)) for s in stories]
         if all(len(s.members) == 1 for s in stories):
             return [c.stored for _, c in shown]
         shown.sort(key=lambda sc: (sc[1].sort_ts, sc[1].article_id), reverse=True)

@@ -152,3 +152,18 @@ def test_index_with_a_pool_publishes_the_same_entries(tmp_path: Path, store: Sto
         copy.close()
     assert got == want
     assert sum(map(len, want.values())) > 30
+
+
+def test_packed_sketch_bytes_equal_to_bytes() -> None:
+    """Sketch.packed gives the sketch of Sketch.of and exactly the bytes to_bytes gives,
+    which from_bytes reads back to the same sketch."""
+    rng = random.Random(2)
+    checked = 0
+    for _ in range(200):
+        text = "".join(rng.choices(WORDS, k=rng.randint(0, 120)))
+        sketch, packed = topics.Sketch.packed(text)
+        assert sketch == topics.Sketch.of(text)
+        assert packed == sketch.to_bytes()
+        assert topics.Sketch.from_bytes(packed, sketch.size) == sketch
+        checked += bool(sketch.hashes)
+    assert checked > 150
