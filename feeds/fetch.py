@@ -50,6 +50,7 @@ DEFAULT_TIMEOUT = 20.0
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 CHUNK = 64 * 1024
 POOL_SIZE = 64
+PREPARED_URLS = 20_000  # URLs whose prepared form is kept (a cycle's feeds, and then some)
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,8 @@ class Fetcher:
                 session.verify = (os.environ.get("REQUESTS_CA_BUNDLE")
                                   or os.environ.get("CURL_CA_BUNDLE") or True)
         self.session = session
+        # URL -> PreparedRequest.prepare_url(URL), shared with obeying_robots() views.
+        self._prepared_urls: dict[str, str] = {}
         self.session.headers["User-Agent"] = user_agent
         self.session.headers["Accept-Encoding"] = "gzip, deflate"
 
@@ -427,7 +430,13 @@ class Fetcher:
         session = self.session
         request = requests.PreparedRequest()
         request.method = "GET"
-        request.prepare_url(url, None)
+        prepared = self._prepared_urls.get(url)
+        if prepared is None:
+            request.prepare_url(url, None)  # IDNA, quoting; the same URLs come every cycle
+            if len(self._prepared_urls) >= PREPARED_URLS:
+                self._prepared_urls.clear()
+            prepared = self._prepared_urls[url] = request.url or url
+        request.url = prepared
         merged = dict(session.headers)
         merged.update(headers)
         # As Session.request: a header set to None on the session is not sent.
@@ -460,7 +469,8 @@ class Fetcher:
         if status == 304:
             # Read the (empty) body first: closing an unread response drops the keep-alive
             # connection, and a warm cycle of 304s would open one connection per source.
-            _ = response.content
+            # raw.read() rather than response.content: no chunk generator for an empty body.
+            response.raw.read()
             response.close()
             return Response(
                 url, 304, b"", head.get("Content-Type"), head.get("ETag"),

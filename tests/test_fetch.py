@@ -240,3 +240,22 @@ def test_header_parsers() -> None:
     assert parse_retry_after("soon") is None
     assert parse_max_age("no-cache, Max-Age=30") == 30.0
     assert parse_max_age("no-store") is None
+
+
+def test_urls_are_quoted_as_requests_quotes_them(
+    http_server: LocalServer, fetcher: Fetcher
+) -> None:
+    """A URL with a space is sent percent-encoded, the first time and again from the cache."""
+    http_server.add("/a%20b.rss", BODY)
+    for _ in range(2):
+        assert fetcher.get(http_server.url("/a b.rss"), source_id="s",
+                           allow_private=True).body == BODY
+    assert len(http_server.requests_for("/a%20b.rss")) == 2
+
+
+def test_session_wide_settings_still_apply(http_server: LocalServer, fetcher: Fetcher) -> None:
+    """Auth set on the session (which the direct adapter path does not handle) is still sent."""
+    url = http_server.add("/private.rss", BODY)
+    fetcher.session.auth = ("user", "secret")
+    assert fetcher.get(url, source_id="s", allow_private=True).body == BODY
+    assert http_server.requests_for("/private.rss")[0].headers["Authorization"].startswith("Basic ")
