@@ -94,24 +94,74 @@ def latin(ch: str) -> bool:
     return (ch.isalnum() or ch == "_") and ord(ch) < 0x2E80
 
 
+# Up to this many keywords that count anywhere are looked for with one regular expression
+# (a trie of them): about twice as fast as the automaton on Chinese text; above, the
+# overlap check below costs more (it compares every pair).
+REGEX_WORDS = 400
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether an occurrence of ``a`` and one of ``b`` can share a character."""
+    if a in b or b in a:
+        return True
+    return any(a.endswith(b[:k]) or b.endswith(a[:k]) for k in range(1, min(len(a), len(b))))
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """A regular expression matching exactly ``words``, branching a character at a time (so
+    a position is tried against the few words its character starts, not against all)."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        leaves, branches = [], []
+        for ch in sorted(k for k in node if k):
+            sub = node[ch]
+            if list(sub) == [""]:
+                leaves.append(re.escape(ch))
+            else:
+                branches.append(re.escape(ch) + build(sub))
+        if leaves:
+            branches.append(leaves[0] if len(leaves) == 1 else f"[{''.join(leaves)}]")
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
+
+
 class Finder:
-    """Every keyword of a rule set in one Aho-Corasick automaton; keyword ``n`` is ``words[n]``.
+    """The occurrences of every keyword of a rule set; keyword ``n`` is ``words[n]``.
 
     Keywords that begin or end with a Latin letter need their occurrences' boundaries looked
-    at; the others (most Chinese ones) count wherever they occur, so for those only the set of
-    distinct keywords per field is wanted, which is built without a Python step per occurrence.
+    at: an Aho-Corasick automaton reports each occurrence. The others (most Chinese ones)
+    count wherever they occur, so only the set of them in each field is wanted: one regular
+    expression finds them, for the keywords no other keyword can overlap (then every keyword
+    present is found even though the expression reports no overlapping matches); the rest go
+    through a second automaton, without a Python step per occurrence.
     """
 
     def __init__(self, words: Sequence[str]) -> None:
         import ahocorasick
 
         self.words = list(words)
+        anywhere = {w: kid for kid, w in enumerate(self.words)
+                    if not latin(w[0]) and not latin(w[-1])}
+        solo: dict[str, int] = {}
+        if len(anywhere) <= REGEX_WORDS:
+            solo = {w: kid for w, kid in anywhere.items()
+                    if not any(v != w and _overlap(w, v) for v in anywhere)}
+        self.solo = solo
+        self.pattern = re.compile(_trie_pattern(solo)) if solo else None
         plain, bounded = ahocorasick.Automaton(), ahocorasick.Automaton()
         for kid, word in enumerate(self.words):
             start, end = latin(word[0]), latin(word[-1])
             if start or end:
                 bounded.add_word(word, (kid, len(word), start, end))
-            else:
+            elif word not in solo:
                 plain.add_word(word, kid)
         self.plain: Any = None
         self.bounded: Any = None
@@ -126,13 +176,17 @@ class Finder:
         """keyword id -> mask of (field, boundary combination) of its occurrences: 4 bits a
         field, bit ``2 * bounded at start + bounded at end``."""
         out: dict[int, int] = {}
-        plain, bounded = self.plain, self.bounded
+        plain, bounded, pattern, solo = self.plain, self.bounded, self.pattern, self.solo
         for f, text in enumerate(fields):
             if not text:
                 continue
             shift = 4 * f
+            bit = 8 << shift  # both ends count as bounded
+            if pattern is not None:
+                for word in set(pattern.findall(text)):
+                    kid = solo[word]
+                    out[kid] = out.get(kid, 0) | bit
             if plain is not None:
-                bit = 8 << shift  # both ends count as bounded
                 for kid in set(map(_second, plain.iter(text))):
                     out[kid] = out.get(kid, 0) | bit
             if bounded is None:

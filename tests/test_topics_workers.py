@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds import poll, topics
+from feeds import folding, poll, topics
 from feeds.config import parse_config
 from feeds.folding import Finder, latin
 from feeds.model import Article
@@ -88,6 +88,29 @@ def test_finder_hits_equal_every_occurrence_found_by_find() -> None:
         assert finder.hits(fields) == want, fields
         seen += len(want)
     assert seen > 1000
+
+
+@pytest.mark.parametrize("regex_words", [0, 400])
+def test_finder_on_many_overlapping_keywords(regex_words: int,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """With keywords from a small alphabet (prefixes, suffixes, shared middles: most overlap
+    another; a trie with deep branches), Finder.hits equals every occurrence found by find,
+    whether the non-overlapping keywords go through the regular expression or not."""
+    monkeypatch.setattr(folding, "REGEX_WORDS", regex_words)
+    rng = random.Random(4)
+    alphabet = "青岛济南地铁港口"
+    words = sorted({"".join(rng.choices(alphabet, k=rng.randint(1, 4))) for _ in range(40)})
+    words += ["[港]", "a-b", "x"]  # characters special to expressions, one Latin keyword
+    finder = Finder(words)
+    assert bool(finder.solo) == bool(regex_words)
+    found = 0
+    for _ in range(300):
+        fields = ["".join(rng.choices([*alphabet, "[", "]", "a-b", " x "], k=rng.randint(0, 30)))
+                  for _ in range(3)]
+        want = brute_hits(words, fields)
+        assert finder.hits(fields) == want, fields
+        found += len(want)
+    assert found > 1000
 
 
 def test_match_pass_in_worker_processes_equals_one_in_this_process(
