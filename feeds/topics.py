@@ -1078,6 +1078,28 @@ class RuleState:
             self.ids.discard(self.top.pop()[1])
             self.truncated = True
 
+    def discard_many(self, aids: AbstractSet[int]) -> None:
+        gone = self.ids & aids
+        if gone:
+            self.ids -= gone
+            self.top = [x for x in self.top if x[1] not in gone]
+            self.gen += 1
+
+    def add_many(self, items: Sequence[tuple[float, int]]) -> None:
+        """:meth:`add` of each of ``items`` (ids not held), in one merge."""
+        if self.truncated:
+            # Older than the last kept match while older ones exist: see add().
+            items = [x for x in items if self.top and x > self.top[-1]]
+        if not items:
+            return
+        merged = sorted([*self.top, *items], reverse=True)
+        if len(merged) > self.depth:
+            del merged[self.depth :]
+            self.truncated = True
+        self.top = merged
+        self.ids = {aid for _, aid in merged}
+        self.gen += 1
+
     def pack(self) -> bytes:
         n = len(self.top)
         return struct.pack(f"<{n}d{n}q", *(x[0] for x in self.top), *(x[1] for x in self.top))
@@ -1281,23 +1303,34 @@ class Index:
         ruleset = self.ruleset
         query = sa.select(t.c.article_id, t.c.seq, t.c.sort_ts, t.c.source_id, t.c.language,
                           t.c.folded).where(t.c.seq > low)
+        # Per row (seq, article id), and per rule the (seq, sort_ts, id) it matches: each rule
+        # is then updated once, not once per row (a loop over every rule for every row cost
+        # more than evaluating the rules).
+        seen: list[tuple[int, int]] = []
+        adds: dict[str, list[tuple[int, float, int]]] = {h: [] for h in hashes}
         with self.store.engine.connect() as conn:
             for row in conn.execution_options(yield_per=BATCH).execute(query):
-                matched = set(ruleset.evaluate(row.source_id, row.language,
-                                               row.folded.split(_SEP), only))
+                matched = ruleset.evaluate(row.source_id, row.language,
+                                           row.folded.split(_SEP), only)
                 sid = row.source_id
                 f = self.filters.get(sid)
                 eligible = sid in enabled and (f is None or f.hash in matched)
-                for h in hashes:
-                    st = states[h]
-                    if row.seq <= st.seq:
-                        continue
-                    counts[h] += 1
-                    st.discard(row.article_id)
-                    if h in matched and (eligible or h in self.filter_hashes):
-                        st.add(row.sort_ts, row.article_id)
+                seen.append((row.seq, row.article_id))
+                item = (row.seq, row.sort_ts, row.article_id)
+                for h in matched:
+                    if h in adds and (eligible or h in self.filter_hashes):
+                        adds[h].append(item)
+        since: dict[int, set[int]] = {}
         for h in hashes:
-            states[h].seq = top
+            st = states[h]
+            if st.seq not in since:
+                since[st.seq] = {aid for seq, aid in seen if seq > st.seq}
+            changed = since[st.seq]
+            counts[h] = len(changed)
+            # An article folded again may match no more: its old place goes first.
+            st.discard_many(changed)
+            st.add_many([(ts, aid) for seq, ts, aid in adds[h] if seq > st.seq])
+            st.seq = top
         return counts
 
     def _deepen(self, h: str) -> None:

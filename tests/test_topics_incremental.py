@@ -122,3 +122,31 @@ def test_nothing_new_reads_no_article(config: Config, store: Store) -> None:
         assert len(joins) == 1 and "articles.source_id IN" in joins[0]
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", record)
+
+
+def test_rule_state_batch_update_equals_one_at_a_time() -> None:
+    """RuleState.discard_many and add_many leave the newest matches that discard and add
+    one article at a time leave (ties in time, truncation, an emptied truncated state)."""
+    import random
+
+    from feeds.topics import RuleState
+
+    rng = random.Random(8)
+    for _ in range(300):
+        depth = rng.randint(1, 12)
+        old = sorted({(float(rng.randint(0, 30)), aid) for aid in range(rng.randint(0, 20))},
+                     reverse=True)
+        truncated = len(old) > depth or rng.random() < 0.3
+        one = RuleState("s", 0, depth, truncated, 0, old[:depth])
+        many = RuleState("s", 0, depth, truncated, 0, old[:depth])
+        changed = set(rng.sample(range(40), rng.randint(0, 15)))
+        new = [(float(rng.randint(0, 40)), aid) for aid in changed if rng.random() < 0.6]
+        for aid in changed:
+            one.discard(aid)
+        for ts, aid in new:
+            one.add(ts, aid)
+        many.discard_many(changed)
+        many.add_many(new)
+        assert many.top == one.top
+        assert many.ids == one.ids == {aid for _, aid in one.top}
+        assert many.truncated == one.truncated
