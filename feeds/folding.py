@@ -10,11 +10,17 @@ from __future__ import annotations
 import html
 import json
 import re
+import struct
 import unicodedata
+from collections import _count_elements  # type: ignore[attr-defined]
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from datetime import timedelta
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from feeds.extract.chinese import convert
 
@@ -256,3 +262,264 @@ def scan_range(path: str, words: Sequence[str], regexes: Sequence[RegexJob], ids
         return scan_rows(rows, Finder(words), regexes, where, size)
     finally:
         conn.close()
+
+
+# -- near-duplicate sketches and dedup (light: a worker process dedups feeds too) -----------
+
+# Sketch: the k smallest 32-bit hashes of the character 6-grams (512 bytes an article).
+# Tuned on tests/data/dedup/pairs.yaml: copies (mirrors in the other script, syndicated and
+# edited copies) reach a containment of 0.85 or more, template reports of two cities 0.65 at
+# most; with k=128 the estimate is within about ±0.05, so the threshold sits in the middle.
+SKETCH_K = 128
+SHINGLE = 6
+# Containment of the shorter text in the longer from which two texts are one story.
+DUPLICATE_CONTAINMENT = 0.75
+# Copies of one story appear within days of each other; weekly notices with one template don't.
+DEDUP_WINDOW = timedelta(days=7)
+# Candidate pairs must share this many sketch hashes: a containment of 0.75 gives about 24
+# even for a text a quarter the size of the other (tests/test_dedup.py checks the labeled set).
+MIN_SHARED = 10
+# A sketch hash held by more stories than this is boilerplate and not followed.
+MAX_HOLDERS = 8
+# Texts shorter than this (in folded characters) are compared only by URL: too little to judge.
+MIN_DEDUP_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """A bottom-k MinHash sketch: the ``SKETCH_K`` smallest shingle hashes, and the set size."""
+
+    hashes: frozenset[int]
+    size: int
+
+    @classmethod
+    def of(cls, text: str) -> Sketch:
+        return cls.packed(text)[0]
+
+    @classmethod
+    def packed(cls, text: str) -> tuple[Sketch, bytes]:
+        """The sketch of ``text`` and its :meth:`to_bytes` (made from the sorted array)."""
+        if len(text) < MIN_DEDUP_CHARS:
+            return cls(frozenset(), 0), b""
+        # Vectorised over the code points (a hash per shingle in Python cost ~250 us an
+        # article, most of a feed's first build): a polynomial hash of each 6-gram, mixed by
+        # splitmix64's finaliser, all in uint64 arithmetic that wraps the same in every process.
+        import numpy as np  # here: a worker process that only compares sketches needs none
+
+        # Constants of the shingle hash: numpy scalars, so the arithmetic stays uint64.
+        poly, mix1, mix2 = (np.uint64(k) for k in (
+            0x100000001B3, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB))
+        s27, s30, s31, s32 = (np.uint64(k) for k in (27, 30, 31, 32))
+        points = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+        n = len(points) - SHINGLE + 1
+        h = points[:n].copy()
+        for j in range(1, SHINGLE):
+            h *= poly
+            h += points[j : j + n]
+        h ^= h >> s30
+        h *= mix1
+        h ^= h >> s27
+        h *= mix2
+        h ^= h >> s31
+        # sort and a mask of first occurrences: np.unique does the same at several times
+        # the cost on arrays this small.
+        h.sort()
+        first = np.empty(n, dtype=bool)
+        first[0] = True
+        np.not_equal(h[1:], h[:-1], out=first[1:])
+        distinct = h[first]  # one value per distinct shingle, sorted
+        top = distinct[: SKETCH_K + 64] >> s32  # sorted; equal neighbours are collisions
+        keep = top[np.concatenate(([True], top[1:] != top[:-1]))][:SKETCH_K]
+        return cls(frozenset(keep.tolist()), len(distinct)), keep.astype("<u4").tobytes()
+
+    def to_bytes(self) -> bytes:
+        return struct.pack(f"<{len(self.hashes)}I", *sorted(self.hashes))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, size: int) -> Sketch:
+        return cls(frozenset(struct.unpack(f"<{len(data) // 4}I", data)), size)
+
+    def jaccard(self, other: Sketch) -> float:
+        """Estimated Jaccard similarity (Broder's bottom-k estimator)."""
+        if not self.hashes or not other.hashes:
+            return 0.0
+        union = sorted(self.hashes | other.hashes)[:SKETCH_K]
+        cutoff = union[-1]
+        both = sum(1 for h in self.hashes & other.hashes if h <= cutoff)
+        return both / len(union)
+
+    def containment(self, other: Sketch) -> float:
+        """Estimated share of the smaller text's shingles found in the larger one."""
+        j = self.jaccard(other)
+        if j <= 0:
+            return 0.0
+        # |A ∩ B| = J |A ∪ B| and |A ∪ B| = (|A| + |B|) / (1 + J).
+        return min(1.0, j * (self.size + other.size) / ((1 + j) * min(self.size, other.size)))
+
+
+def same_story(a: Sketch, b: Sketch) -> bool:
+    shared = len(a.hashes & b.hashes)
+    if not shared:
+        return False
+    # An upper bound first (every shared hash counted), to skip the sort for most pairs.
+    j = shared / min(SKETCH_K, len(a.hashes) + len(b.hashes) - shared)
+    if j * (a.size + b.size) / ((1 + j) * min(a.size, b.size)) < DUPLICATE_CONTAINMENT:
+        return False
+    return a.containment(b) >= DUPLICATE_CONTAINMENT
+
+
+class Dedupable(Protocol):
+    """What dedup reads of a candidate (feeds.topics.Candidate; DedupItem in a worker)."""
+
+    @property
+    def article_id(self) -> int: ...
+    @property
+    def sort_ts(self) -> float: ...
+    @property
+    def url_key(self) -> str | None: ...
+    @property
+    def sketch(self) -> Sketch: ...
+
+
+C = TypeVar("C", bound=Dedupable)
+
+
+@dataclass(frozen=True)
+class DedupItem:
+    """A candidate as a worker process dedups it: no article, only what dedup reads."""
+
+    article_id: int
+    sort_ts: float
+    url_key: str | None
+    sketch: Sketch
+
+
+@dataclass
+class Story(Generic[C]):
+    """One story and its copies; ``members`` in the order they were met (newest first)."""
+
+    members: list[C] = field(default_factory=list)
+
+    @property
+    def newest(self) -> float:
+        return max(c.sort_ts for c in self.members)
+
+
+class Deduper(Generic[C]):
+    """The state of one feed's dedup: stories, and lookups by URL and by sketch hash.
+
+    Candidates are met newest first (:meth:`feed`). A kept feed can be resumed: its stories
+    are registered again without comparing anything (:meth:`seed`) and only new candidates
+    are compared with them. ``compared`` counts the candidates compared, for tests.
+    """
+
+    def __init__(self, max_holders: int = MAX_HOLDERS) -> None:
+        self.max_holders = max_holders
+        self.stories: list[Story[C]] = []
+        self.by_url: dict[str, int] = {}
+        # Stories holding each sketch hash, while at most MAX_HOLDERS do; a hash held by more
+        # is moved to `crowded` for good, so the lookups below never meet it again. Holders
+        # are tuples, so fresh hashes are registered at once (dict.fromkeys) and not one by one.
+        self.by_hash: dict[int, tuple[int, ...]] = {}
+        self.crowded: set[int] = set()
+        self.story_hashes: list[set[int]] = []
+        self.newest: list[float] = []  # per story, its newest copy's sort_ts
+        self.ends: list[tuple[Sketch, ...]] = []  # per story, its first and last copies
+        self.compared = 0
+        self.read: list[int] = []  # the ids of the candidates read, in order
+
+    def match(self, cand: C) -> int | None:
+        """The number of the story ``cand`` is a copy of, if any."""
+        self.compared += 1
+        if cand.url_key:
+            n = self.by_url.get(cand.url_key)
+            if n is not None:
+                return n
+        hashes = cand.sketch.hashes
+        if not hashes:
+            return None
+        # Stories holding each sketch hash; a shingle in many stories is boilerplate
+        # ("责任编辑"): it tells nothing, and following it would compare every pair.
+        by_hash = self.by_hash
+        known = hashes & by_hash.keys()
+        if len(known) < MIN_SHARED:
+            return None  # no story can share MIN_SHARED hashes
+        shared: dict[int, int] = {}
+        _count_elements(shared, chain.from_iterable(map(by_hash.__getitem__, known)))
+        # Only stories sharing enough sketch hashes can reach the threshold; check those
+        # (most shared first; a stable sort keeps ties in the order they were met).
+        likely = sorted([(n, c) for n, c in shared.items() if c >= MIN_SHARED],
+                        key=itemgetter(1), reverse=True)
+        size, held_here, ts = cand.sketch.size, len(hashes), cand.sort_ts
+        window, newest, ends = DEDUP_WINDOW.total_seconds(), self.newest, self.ends
+        for n, count in likely:
+            if abs(newest[n] - ts) > window:
+                continue
+            # The first and the last copies met stand for the story: comparing with every
+            # copy of a much-syndicated story would cost more and find nothing new.
+            for other in ends[n]:
+                # `count` bounds the hashes shared with any one copy: most stories that
+                # share template sentences are ruled out here, without comparing sketches.
+                if not other.hashes:
+                    continue
+                j = count / min(SKETCH_K, len(other.hashes) + held_here - count)
+                if j * (other.size + size) < DUPLICATE_CONTAINMENT * (1 + j) * min(
+                        other.size, size):
+                    continue
+                if same_story(other, cand.sketch):
+                    return n
+        return None
+
+    def add(self, cand: C, number: int | None) -> int:
+        """Put ``cand`` in story ``number`` (a new story if None); return the story's number."""
+        if number is None:
+            number = len(self.stories)
+            self.stories.append(Story([cand]))
+            self.newest.append(cand.sort_ts)
+            self.ends.append((cand.sketch,))
+            held = set(cand.sketch.hashes)
+            self.story_hashes.append(held)
+            new: AbstractSet[int] = cand.sketch.hashes
+        else:
+            story = self.stories[number]
+            self.newest[number] = max(self.newest[number], cand.sort_ts)
+            self.ends[number] = (story.members[0].sketch, cand.sketch)
+            story.members.append(cand)
+            held = self.story_hashes[number]
+            new = cand.sketch.hashes - held
+            held |= new
+        if cand.url_key:
+            self.by_url.setdefault(cand.url_key, number)
+        if new:
+            by_hash = self.by_hash
+            old = new & by_hash.keys()
+            # Each hash is touched once here, so the order they are registered in is free.
+            by_hash.update(dict.fromkeys(new - old - self.crowded, (number,)))
+            for h in old:
+                holders = by_hash[h]
+                if len(holders) < self.max_holders:
+                    by_hash[h] = (*holders, number)
+                else:
+                    del by_hash[h]
+                    self.crowded.add(h)
+        return number
+
+    def feed(self, candidates: Iterable[C], limit: int) -> bool:
+        """Read ``candidates`` (newest first) until ``limit`` stories; after ``limit``
+        stories, older candidates are still read for a while, to join copies to stories
+        already there, so a story never shows twice just because a copy fell past the end.
+        True when it stopped before the candidates ran out."""
+        extra = 0
+        window = DEDUP_WINDOW.total_seconds()
+        for cand in candidates:
+            full = len(self.stories) >= limit
+            if full:
+                extra += 1
+                if extra > limit or cand.sort_ts < self.newest[-1] - window:
+                    return True
+            self.read.append(cand.article_id)
+            number = self.match(cand)
+            if number is None and full:
+                continue
+            self.add(cand, number)
+        return False

@@ -40,19 +40,16 @@ import logging
 import re
 import struct
 from array import array
-from collections import _count_elements, deque  # type: ignore[attr-defined]
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import cached_property
-from itertools import chain
-from operator import itemgetter
 from re import _parser  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -60,9 +57,12 @@ from feeds.config import Config, Filter, Source, Topic
 from feeds.folding import SEP as _SEP
 from feeds.folding import (
     TEXT_TABLE,
+    Deduper,
     Finder,
     RegexJob,
     ScanParts,
+    Sketch,
+    Story,
     fold,
     folded_values,
     latin,
@@ -76,6 +76,15 @@ from feeds.urls import canonical_url
 if TYPE_CHECKING:
     from feeds.poll import ParsePool
 
+# Dedup lives in feeds.folding (a worker process runs it); its names are topics' too.
+from feeds.folding import DEDUP_WINDOW as DEDUP_WINDOW
+from feeds.folding import DUPLICATE_CONTAINMENT as DUPLICATE_CONTAINMENT
+from feeds.folding import MAX_HOLDERS as MAX_HOLDERS
+from feeds.folding import MIN_DEDUP_CHARS as MIN_DEDUP_CHARS
+from feeds.folding import MIN_SHARED as MIN_SHARED
+from feeds.folding import SKETCH_K as SKETCH_K
+from feeds.folding import same_story as same_story
+
 log = logging.getLogger(__name__)
 
 # Bump when fold(), the fields or the sketch change: every cached result is then recomputed.
@@ -84,30 +93,6 @@ INDEX_VERSION = 2
 Field = Literal["title", "summary", "content", "author", "categories", "source_name"]
 FIELDS: tuple[Field, ...] = ("title", "summary", "content", "author", "categories", "source_name")
 DEFAULT_FIELDS: tuple[Field, ...] = ("title", "summary", "content", "categories")
-
-# Sketch: the k smallest 32-bit hashes of the character 6-grams (512 bytes an article).
-# Tuned on tests/data/dedup/pairs.yaml: copies (mirrors in the other script, syndicated and
-# edited copies) reach a containment of 0.85 or more, template reports of two cities 0.65 at
-# most; with k=128 the estimate is within about ±0.05, so the threshold sits in the middle.
-SKETCH_K = 128
-SHINGLE = 6
-# Containment of the shorter text in the longer from which two texts are one story.
-DUPLICATE_CONTAINMENT = 0.75
-# Copies of one story appear within days of each other; weekly notices with one template don't.
-DEDUP_WINDOW = timedelta(days=7)
-# Candidate pairs must share this many sketch hashes: a containment of 0.75 gives about 24
-# even for a text a quarter the size of the other (tests/test_dedup.py checks the labeled set).
-MIN_SHARED = 10
-# A sketch hash held by more stories than this is boilerplate and not followed.
-MAX_HOLDERS = 8
-# Texts shorter than this (in folded characters) are compared only by URL: too little to judge.
-MIN_DEDUP_CHARS = 40
-
-# Constants of the shingle hash (Sketch.of): numpy scalars, so the arithmetic stays uint64.
-_POLY = np.uint64(0x100000001B3)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_S27, _S30, _S31, _S32 = (np.uint64(k) for k in (27, 30, 31, 32))
 
 _NOT_WORD = re.compile(r"[\W_]+")
 _LITERAL = _parser.LITERAL
@@ -220,82 +205,6 @@ def dedup_text(fields: Sequence[str]) -> str:
     body = fields[2] or fields[1] or fields[0]
     return _NOT_WORD.sub("", body)
 
-
-@dataclass(frozen=True)
-class Sketch:
-    """A bottom-k MinHash sketch: the ``SKETCH_K`` smallest shingle hashes, and the set size."""
-
-    hashes: frozenset[int]
-    size: int
-
-    @classmethod
-    def of(cls, text: str) -> Sketch:
-        return cls.packed(text)[0]
-
-    @classmethod
-    def packed(cls, text: str) -> tuple[Sketch, bytes]:
-        """The sketch of ``text`` and its :meth:`to_bytes` (made from the sorted array)."""
-        if len(text) < MIN_DEDUP_CHARS:
-            return cls(frozenset(), 0), b""
-        # Vectorised over the code points (a hash per shingle in Python cost ~250 us an
-        # article, most of a feed's first build): a polynomial hash of each 6-gram, mixed by
-        # splitmix64's finaliser, all in uint64 arithmetic that wraps the same in every process.
-        points = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
-        n = len(points) - SHINGLE + 1
-        h = points[:n].copy()
-        for j in range(1, SHINGLE):
-            h *= _POLY
-            h += points[j : j + n]
-        h ^= h >> _S30
-        h *= _MIX1
-        h ^= h >> _S27
-        h *= _MIX2
-        h ^= h >> _S31
-        # sort and a mask of first occurrences: np.unique does the same at several times
-        # the cost on arrays this small.
-        h.sort()
-        first = np.empty(n, dtype=bool)
-        first[0] = True
-        np.not_equal(h[1:], h[:-1], out=first[1:])
-        distinct = h[first]  # one value per distinct shingle, sorted
-        top = distinct[: SKETCH_K + 64] >> _S32  # sorted; equal neighbours are collisions
-        keep = top[np.concatenate(([True], top[1:] != top[:-1]))][:SKETCH_K]
-        return cls(frozenset(keep.tolist()), len(distinct)), keep.astype("<u4").tobytes()
-
-    def to_bytes(self) -> bytes:
-        return struct.pack(f"<{len(self.hashes)}I", *sorted(self.hashes))
-
-    @classmethod
-    def from_bytes(cls, data: bytes, size: int) -> Sketch:
-        return cls(frozenset(struct.unpack(f"<{len(data) // 4}I", data)), size)
-
-    def jaccard(self, other: Sketch) -> float:
-        """Estimated Jaccard similarity (Broder's bottom-k estimator)."""
-        if not self.hashes or not other.hashes:
-            return 0.0
-        union = sorted(self.hashes | other.hashes)[:SKETCH_K]
-        cutoff = union[-1]
-        both = sum(1 for h in self.hashes & other.hashes if h <= cutoff)
-        return both / len(union)
-
-    def containment(self, other: Sketch) -> float:
-        """Estimated share of the smaller text's shingles found in the larger one."""
-        j = self.jaccard(other)
-        if j <= 0:
-            return 0.0
-        # |A ∩ B| = J |A ∪ B| and |A ∪ B| = (|A| + |B|) / (1 + J).
-        return min(1.0, j * (self.size + other.size) / ((1 + j) * min(self.size, other.size)))
-
-
-def same_story(a: Sketch, b: Sketch) -> bool:
-    shared = len(a.hashes & b.hashes)
-    if not shared:
-        return False
-    # An upper bound first (every shared hash counted), to skip the sort for most pairs.
-    j = shared / min(SKETCH_K, len(a.hashes) + len(b.hashes) - shared)
-    if j * (a.size + b.size) / ((1 + j) * min(a.size, b.size)) < DUPLICATE_CONTAINMENT:
-        return False
-    return a.containment(b) >= DUPLICATE_CONTAINMENT
 
 def ensure_tables(store: Store) -> None:
     with store.engine.begin() as conn:
@@ -832,141 +741,10 @@ class Candidate:
         return _is_copy(self.stored.article)
 
 
-@dataclass
-class Story:
-    """One story and its copies; ``members`` in the order they were met (newest first)."""
-
-    members: list[Candidate] = field(default_factory=list)
-
-    @property
-    def newest(self) -> float:
-        return max(c.sort_ts for c in self.members)
-
-
-class Deduper:
-    """The state of one feed's dedup: stories, and lookups by URL and by sketch hash.
-
-    Candidates are met newest first (:meth:`feed`). A kept feed can be resumed: its stories
-    are registered again without comparing anything (:meth:`seed`) and only new candidates
-    are compared with them. ``compared`` counts the candidates compared, for tests.
-    """
-
-    def __init__(self, max_holders: int = MAX_HOLDERS) -> None:
-        self.max_holders = max_holders
-        self.stories: list[Story] = []
-        self.by_url: dict[str, int] = {}
-        # Stories holding each sketch hash, while at most MAX_HOLDERS do; a hash held by more
-        # is moved to `crowded` for good, so the lookups below never meet it again. Holders
-        # are tuples, so fresh hashes are registered at once (dict.fromkeys) and not one by one.
-        self.by_hash: dict[int, tuple[int, ...]] = {}
-        self.crowded: set[int] = set()
-        self.story_hashes: list[set[int]] = []
-        self.newest: list[float] = []  # per story, its newest copy's sort_ts
-        self.ends: list[tuple[Sketch, ...]] = []  # per story, its first and last copies
-        self.compared = 0
-        self.read: list[int] = []  # the ids of the candidates read, in order
-
-    def match(self, cand: Candidate) -> int | None:
-        """The number of the story ``cand`` is a copy of, if any."""
-        self.compared += 1
-        if cand.url_key:
-            n = self.by_url.get(cand.url_key)
-            if n is not None:
-                return n
-        hashes = cand.sketch.hashes
-        if not hashes:
-            return None
-        # Stories holding each sketch hash; a shingle in many stories is boilerplate
-        # ("责任编辑"): it tells nothing, and following it would compare every pair.
-        by_hash = self.by_hash
-        known = hashes & by_hash.keys()
-        if len(known) < MIN_SHARED:
-            return None  # no story can share MIN_SHARED hashes
-        shared: dict[int, int] = {}
-        _count_elements(shared, chain.from_iterable(map(by_hash.__getitem__, known)))
-        # Only stories sharing enough sketch hashes can reach the threshold; check those
-        # (most shared first; a stable sort keeps ties in the order they were met).
-        likely = sorted([(n, c) for n, c in shared.items() if c >= MIN_SHARED],
-                        key=itemgetter(1), reverse=True)
-        size, held_here, ts = cand.sketch.size, len(hashes), cand.sort_ts
-        window, newest, ends = DEDUP_WINDOW.total_seconds(), self.newest, self.ends
-        for n, count in likely:
-            if abs(newest[n] - ts) > window:
-                continue
-            # The first and the last copies met stand for the story: comparing with every
-            # copy of a much-syndicated story would cost more and find nothing new.
-            for other in ends[n]:
-                # `count` bounds the hashes shared with any one copy: most stories that
-                # share template sentences are ruled out here, without comparing sketches.
-                if not other.hashes:
-                    continue
-                j = count / min(SKETCH_K, len(other.hashes) + held_here - count)
-                if j * (other.size + size) < DUPLICATE_CONTAINMENT * (1 + j) * min(
-                        other.size, size):
-                    continue
-                if same_story(other, cand.sketch):
-                    return n
-        return None
-
-    def add(self, cand: Candidate, number: int | None) -> int:
-        """Put ``cand`` in story ``number`` (a new story if None); return the story's number."""
-        if number is None:
-            number = len(self.stories)
-            self.stories.append(Story([cand]))
-            self.newest.append(cand.sort_ts)
-            self.ends.append((cand.sketch,))
-            held = set(cand.sketch.hashes)
-            self.story_hashes.append(held)
-            new: AbstractSet[int] = cand.sketch.hashes
-        else:
-            story = self.stories[number]
-            self.newest[number] = max(self.newest[number], cand.sort_ts)
-            self.ends[number] = (story.members[0].sketch, cand.sketch)
-            story.members.append(cand)
-            held = self.story_hashes[number]
-            new = cand.sketch.hashes - held
-            held |= new
-        if cand.url_key:
-            self.by_url.setdefault(cand.url_key, number)
-        if new:
-            by_hash = self.by_hash
-            old = new & by_hash.keys()
-            # Each hash is touched once here, so the order they are registered in is free.
-            by_hash.update(dict.fromkeys(new - old - self.crowded, (number,)))
-            for h in old:
-                holders = by_hash[h]
-                if len(holders) < self.max_holders:
-                    by_hash[h] = (*holders, number)
-                else:
-                    del by_hash[h]
-                    self.crowded.add(h)
-        return number
-
-    def feed(self, candidates: Iterable[Candidate], limit: int) -> bool:
-        """Read ``candidates`` (newest first) until ``limit`` stories; after ``limit``
-        stories, older candidates are still read for a while, to join copies to stories
-        already there, so a story never shows twice just because a copy fell past the end.
-        True when it stopped before the candidates ran out."""
-        extra = 0
-        window = DEDUP_WINDOW.total_seconds()
-        for cand in candidates:
-            full = len(self.stories) >= limit
-            if full:
-                extra += 1
-                if extra > limit or cand.sort_ts < self.newest[-1] - window:
-                    return True
-            self.read.append(cand.article_id)
-            number = self.match(cand)
-            if number is None and full:
-                continue
-            self.add(cand, number)
-        return False
-
-
 def dedup(candidates: Iterable[Candidate], limit: int, prefer: Sequence[str] = ()
-          ) -> list[Story]:
+          ) -> list[Story[Candidate]]:
     """Group ``candidates`` (newest first) into at most ``limit`` stories (see Deduper)."""
-    d = Deduper()
+    d: Deduper[Candidate] = Deduper()
     d.feed(candidates, limit)
     return d.stories
 
@@ -993,14 +771,14 @@ def _shown_key(prefer: Sequence[str], order: Sequence[str]
     return key
 
 
-def representative(story: Story, prefer: Sequence[str] = (), order: Sequence[str] = ()
+def representative(story: Story[Candidate], prefer: Sequence[str] = (), order: Sequence[str] = ()
                    ) -> Candidate:
     """The copy a feed shows: the first source in ``prefer``; else not a declared copy; else
     the first seen; else the source listed first in the config (``order``)."""
     return min(story.members, key=_shown_key(prefer, order))
 
 
-def also_at(story: Story, shown: Candidate, names: dict[str, str]) -> Stored:
+def also_at(story: Story[Candidate], shown: Candidate, names: dict[str, str]) -> Stored:
     """The shown copy, its content followed by links to the other copies ("also at …")."""
     others = [c for c in story.members if c is not shown]
     article = shown.stored.article
@@ -1492,7 +1270,7 @@ class Index:
             _ENTRIES[memo] = entries
             return entries
 
-    def _load_stories(self, ids: list[list[int]]) -> list[Story]:
+    def _load_stories(self, ids: list[list[int]]) -> list[Story[Candidate]]:
         with self.store.engine.connect() as conn:
             loaded = {c.article_id: c for c in self._load(
                 conn, [(0.0, aid) for members in ids for aid in members])}
@@ -1500,7 +1278,7 @@ class Index:
         return [story for story in stories if story.members]
 
     def _merge(self, saved: SavedFeed, items: Sequence[tuple[float, int]], limit: int,
-               truncated: bool) -> tuple[list[Story], list[int], bool] | None:
+               truncated: bool) -> tuple[list[Story[Candidate]], list[int], bool] | None:
         """The stories of a feed whose only change is new matches ahead of the candidates
         it read last time: the kept stories are registered again (nothing compared) and only
         the new candidates are compared with them. None when something older changed (a
@@ -1544,7 +1322,7 @@ class Index:
         # No hash is dropped as boilerplate here: which hashes a fresh run would have
         # dropped depends on the order stories were met in, and only the new candidates
         # are compared, so following every hash costs little and misses no copy.
-        d = Deduper(max_holders=len(read) + 1)
+        d: Deduper[Candidate] = Deduper(max_holders=len(read) + 1)
         # Replayed in the order they were read, the kept stories get the numbers and the
         # lookups they had; a story whose copies are not all loadable is dropped.
         renumber: dict[int, int] = {}
@@ -1587,7 +1365,7 @@ class Index:
                                              stories=json.dumps(data)))
 
     def _compute(self, candidates: Callable[[], Generator[Candidate, None, None]], limit: int,
-                 dedup_on: bool) -> tuple[list[Story], tuple[list[int], bool]]:
+                 dedup_on: bool) -> tuple[list[Story[Candidate]], tuple[list[int], bool]]:
         """The stories of a feed (one candidate each without dedup), newest first, the ids
         of the candidates read, and whether the candidates ran out."""
         cands = candidates()
@@ -1596,7 +1374,7 @@ class Index:
                 stories = [Story([c]) for _, c in zip(range(limit), cands, strict=False)]
                 read, ended = [], False
             else:
-                d = Deduper()
+                d: Deduper[Candidate] = Deduper()
                 ended = not d.feed(cands, limit)
                 stories, read = d.stories, d.read
                 self.compared += d.compared
@@ -1605,7 +1383,7 @@ class Index:
         self._flush_sketches()
         return stories, (read, ended)
 
-    def _finish(self, stories: list[Story], prefer: Sequence[str]) -> list[Stored]:
+    def _finish(self, stories: list[Story[Candidate]], prefer: Sequence[str]) -> list[Stored]:
         key = _shown_key(prefer, [s.id for s in self.config.sources])
         shown = [(s, min(s.members, key=key)) for s in stories]
         if all(len(s.members) == 1 for s in stories):
