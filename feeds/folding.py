@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from feeds.extract.chinese import convert
+from feeds.urls import canonical_url
 
 # Between the folded fields of one article in the index; fold() turns it into a space, so no
 # keyword spans two fields.
@@ -265,6 +266,34 @@ def scan_range(path: str, words: Sequence[str], regexes: Sequence[RegexJob], ids
 
 
 # -- near-duplicate sketches and dedup (light: a worker process dedups feeds too) -----------
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def url_key(url: str | None) -> str | None:
+    """What two URLs of one page share: canonical form without scheme, ``www.`` or ``m.``,
+    and without a trailing slash or ``index.html``."""
+    if not url or not url.startswith(("http://", "https://")):
+        return None
+    text = canonical_url(url).split("://", 1)[1]
+    host, _, rest = text.partition("/")
+    for prefix in ("www.", "m.", "wap.", "mobile."):
+        if host.startswith(prefix):
+            host = host[len(prefix):]
+            break
+    rest = re.sub(r"(?:/index\.s?html?|/)$", "", "/" + rest)[1:]
+    return f"{host}/{rest}"
+
+
+def dedup_text(fields: Sequence[str]) -> str:
+    """The text near-duplicates are judged on: body (or summary, or title), letters only."""
+    body = fields[2] or fields[1] or fields[0]
+    return _NOT_WORD.sub("", body)
+
+
+
+
+
 
 # Sketch: the k smallest 32-bit hashes of the character 6-grams (512 bytes an article).
 # Tuned on tests/data/dedup/pairs.yaml: copies (mirrors in the other script, syndicated and
@@ -523,3 +552,25 @@ class Deduper(Generic[C]):
                 continue
             self.add(cand, number)
         return False
+
+
+# A candidate as shipped to a worker process: sort_ts, URL key, packed sketch, shingle count.
+DedupRow = tuple[float, str | None, bytes, int]
+# A feed's dedup in a worker: the member ids of each story, the ids read, whether the
+# candidates ran out, and how many were compared.
+DedupOutcome = tuple[list[list[int]], list[int], bool, int]
+
+
+def dedup_feeds(candidates: Mapping[int, DedupRow], feeds: Sequence[tuple[int, Sequence[int]]]
+                ) -> list[DedupOutcome]:
+    """:meth:`Deduper.feed` of each feed, given as its limit and its candidates' ids (newest
+    first), over ``candidates`` (one job of a worker process)."""
+    items = {aid: DedupItem(aid, ts, key, Sketch.from_bytes(data, size))
+             for aid, (ts, key, data, size) in candidates.items()}
+    out: list[DedupOutcome] = []
+    for limit, ids in feeds:
+        d: Deduper[DedupItem] = Deduper()
+        stopped = d.feed((items[aid] for aid in ids), limit)
+        out.append(([[c.article_id for c in story.members] for story in d.stories], d.read,
+                    not stopped, d.compared))
+    return out

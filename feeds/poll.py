@@ -178,6 +178,17 @@ class ParsePool:
             return outcome
         raise RuntimeError(f"scan process answered {outcome!r}")
 
+    def dedup(self, candidates: dict[int, tuple[float, str | None, bytes, int]],
+              feeds: Sequence[tuple[int, Sequence[int]]]
+              ) -> list[tuple[list[list[int]], list[int], bool, int]]:
+        """:func:`feeds.folding.dedup_feeds` (topic feeds' dedup) in a worker process."""
+        from feeds.folding import dedup_feeds
+
+        outcome = self._run(("dedup", candidates, feeds), lambda: dedup_feeds(candidates, feeds))
+        if isinstance(outcome, list):
+            return outcome
+        raise RuntimeError(f"dedup process answered {outcome!r}")
+
     def render(self, fmt: str, spec: FeedSpec, base_url: str, author: str,
                empty_updated: datetime, path: Path) -> bool:
         """Render ``spec`` and write it to ``path`` (:func:`feeds.worker.render_file`)."""

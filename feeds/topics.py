@@ -71,7 +71,6 @@ from feeds.folding import (
 from feeds.folding import body_text as _body_text
 from feeds.model import Article
 from feeds.store import Store, Stored, _article_from_row, articles_table, revisions_table
-from feeds.urls import canonical_url
 
 if TYPE_CHECKING:
     from feeds.poll import ParsePool
@@ -83,7 +82,9 @@ from feeds.folding import MAX_HOLDERS as MAX_HOLDERS
 from feeds.folding import MIN_DEDUP_CHARS as MIN_DEDUP_CHARS
 from feeds.folding import MIN_SHARED as MIN_SHARED
 from feeds.folding import SKETCH_K as SKETCH_K
+from feeds.folding import dedup_text as dedup_text
 from feeds.folding import same_story as same_story
+from feeds.folding import url_key as url_key
 
 log = logging.getLogger(__name__)
 
@@ -168,26 +169,15 @@ _OLD_TABLES = ("topic_matches", "topic_progress", "article_index")
 # Sketches of SKETCH_VERSION 1 (blake2b per shingle): their hashes differ from today's.
 _OLD_SKETCH_TABLES = ("article_sketch",)
 BATCH = 1000
+# The worker processes dedup a feed from its newest PREFETCH_READS * limit + 20 candidates
+# (dedup reads `limit` stories and then up to `limit` candidates more): one that needs more
+# is computed afresh when asked for.
+PREFETCH_READS = 2
 # Candidates an Index keeps while writing the feeds of one cycle (topics share their newest).
 CANDIDATE_CACHE = 20_000
 # States of rules no longer configured are kept (another configuration may share the store)
 # until there are this many more than the configured ones.
 STALE_STATES = 200
-
-
-def url_key(url: str | None) -> str | None:
-    """What two URLs of one page share: canonical form without scheme, ``www.`` or ``m.``,
-    and without a trailing slash or ``index.html``."""
-    if not url or not url.startswith(("http://", "https://")):
-        return None
-    text = canonical_url(url).split("://", 1)[1]
-    host, _, rest = text.partition("/")
-    for prefix in ("www.", "m.", "wap.", "mobile."):
-        if host.startswith(prefix):
-            host = host[len(prefix):]
-            break
-    rest = re.sub(r"(?:/index\.s?html?|/)$", "", "/" + rest)[1:]
-    return f"{host}/{rest}"
 
 
 def field_texts(article: Article) -> list[str]:
@@ -198,12 +188,6 @@ def field_texts(article: Article) -> list[str]:
         "\n".join(people), "\n".join(article.categories), article.source_name or "",
     ]
     return [fold(part) for part in raw]
-
-
-def dedup_text(fields: Sequence[str]) -> str:
-    """The text near-duplicates are judged on: body (or summary, or title), letters only."""
-    body = fields[2] or fields[1] or fields[0]
-    return _NOT_WORD.sub("", body)
 
 
 def ensure_tables(store: Store) -> None:
@@ -991,6 +975,10 @@ class Index:
         # Counters for tests: candidates compared by dedup, feeds resumed from kept stories.
         self.compared = 0
         self.merges = 0
+        # Feeds deduped ahead by the worker processes (_prepare), by (rule, digest, shape).
+        self._prepared: dict[tuple[str, str, str],
+                             tuple[list[Story[Candidate]], list[int], bool]] = {}
+        self._prepared_for: datetime | None = None
         # Whether topic_text holds the fields sketches are made of (read once, on demand).
         self._dedup_fields: bool | None = None
         # Per index sequence number, the articles folded after it (see _merge).
@@ -1011,6 +999,7 @@ class Index:
         topic and filter rule evaluated (every stored one for a new or changed rule)."""
         self._updated = True
         self._folded_since.clear()
+        self._prepared_for = None
         rules = self._rules()
         if not rules:
             # No rule: nothing is folded, and sketches fold their text themselves.
@@ -1231,17 +1220,9 @@ class Index:
             return self._finish(stories, prefer)
         while True:
             st = self.states[rules_hash]
-            cut = len(st.top) if since is None else sum(1 for ts, _ in st.top if ts >= since)
-            # The same matches (gen counts every change to them) give the same entries.
-            key = (rules_hash, st.gen, st.seq, st.depth, cut, limit, dedup_on, tuple(prefer),
-                   self.scope)
-            memo = (self.store.location, *key, tuple(self.names.items()))
+            cut, memo, digest, shape = self._feed_key(rules_hash, limit, since, dedup_on, prefer)
             if memo in _ENTRIES:
                 return _ENTRIES[memo]
-            digest = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
-            # The saved feed is only reused for the same limit, dedup and preference.
-            shape = hashlib.sha256(repr((rules_hash, st.depth, limit, dedup_on, tuple(prefer),
-                                         self.scope)).encode()).hexdigest()[:16]
             saved = self._saved_feeds().get(rules_hash)
             if saved is not None and saved.digest == digest:
                 # Written by an earlier process from the same matches: no dedup, no sketches.
@@ -1250,8 +1231,11 @@ class Index:
                 merged = None
                 if saved is not None and dedup_on and saved.shape == shape:
                     merged = self._merge(saved, st.top[:cut], limit, st.truncated)
+                prepared = self._prepared.pop((rules_hash, digest, shape), None)
                 if merged is not None:
                     stories, read, ended = merged
+                elif prepared is not None:
+                    stories, read, ended = prepared
                 else:
                     try:
                         stories, (read, ended) = self._compute(
@@ -1270,6 +1254,92 @@ class Index:
             _ENTRIES[memo] = entries
             return entries
 
+    def _feed_key(self, rules_hash: str, limit: int, since: float | None, dedup_on: bool,
+                  prefer: Sequence[str]) -> tuple[int, tuple[Any, ...], str, str]:
+        """For a rule's feed: how many of its kept matches are recent enough, the key of its
+        entries in this process, the digest of its inputs and its shape (see _entries)."""
+        st = self.states[rules_hash]
+        cut = len(st.top) if since is None else sum(1 for ts, _ in st.top if ts >= since)
+        # The same matches (gen counts every change to them) give the same entries.
+        key = (rules_hash, st.gen, st.seq, st.depth, cut, limit, dedup_on, tuple(prefer),
+               self.scope)
+        memo = (self.store.location, *key, tuple(self.names.items()))
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+        # The saved feed is only reused for the same limit, dedup and preference.
+        shape = hashlib.sha256(repr((rules_hash, st.depth, limit, dedup_on, tuple(prefer),
+                                     self.scope)).encode()).hexdigest()[:16]
+        return cut, memo, digest, shape
+
+    def _prepare(self, now: datetime) -> None:
+        """Dedup, in the worker processes, every topic feed that will be computed afresh
+        (not kept, not resumable), before the first is asked for: a feed's dedup is
+        independent of the others', and the GIL keeps threads from sharing the work.
+
+        A worker gets the feeds' newest candidates (ids, times, URL keys, sketches: no
+        article) up to PREFETCH_READS; a feed that would read further (many copies, or its
+        rule must keep more matches) is computed here when asked for, as without workers.
+        """
+        pool = self.pool
+        if pool is None or pool.processes < 1:
+            return
+        feeds: list[tuple[str, str, str, int, list[tuple[float, int]], bool]] = []
+        wanted: set[tuple[str, str, str]] = set()
+        for topic in self.config.topics:
+            if not topic.dedup:
+                continue
+            h = self.topic_rules[topic.id].hash
+            limit = topic.limit or self.config.output.max_entries
+            since = (now - topic.max_age).timestamp() if topic.max_age else None
+            cut, memo, digest, shape = self._feed_key(h, limit, since, True, topic.prefer)
+            st = self.states[h]
+            saved = self._saved_feeds().get(h)
+            if memo in _ENTRIES or (saved is not None and saved.digest == digest):
+                continue
+            if saved is not None and saved.shape == shape and self._resumable(
+                    saved, st.top[:cut], st.truncated) is not None:
+                continue
+            if (h, digest, shape) in wanted:
+                continue
+            wanted.add((h, digest, shape))
+            items = st.top[: min(cut, PREFETCH_READS * limit + 20)]
+            # Reading them all would leave the feed wanting older matches than are kept.
+            complete = len(items) == cut and not (cut == len(st.top) and st.truncated)
+            feeds.append((h, digest, shape, limit, items, complete))
+        if len(feeds) < 2:
+            return
+        batches = [feeds[k :: 2 * pool.processes] for k in range(2 * pool.processes)]
+
+        def run(batch: list[tuple[str, str, str, int, list[tuple[float, int]], bool]],
+                loaded: dict[int, Candidate]) -> None:
+            rows = {aid: (c.sort_ts, c.url_key, c.sketch.to_bytes(), c.sketch.size)
+                    for aid, c in loaded.items()}
+            jobs = [(limit, [aid for _, aid in items if aid in loaded])
+                    for _, _, _, limit, items, _ in batch]
+            outcomes = pool.dedup(rows, jobs)
+            for (h, digest, shape, *_, complete), (stories, read, ran_out, compared) in zip(
+                    batch, outcomes, strict=True):
+                self.compared += compared
+                if ran_out and not complete:
+                    continue  # it needs more than it was given: computed when asked for
+                self._prepared[h, digest, shape] = (
+                    [Story([loaded[aid] for aid in members]) for members in stories],
+                    read, ran_out)
+
+        # Workers dedup one batch while this thread loads the next one's candidates.
+        with ThreadPoolExecutor(pool.processes, thread_name_prefix="dedup") as threads:
+            pending = []
+            for batch in batches:
+                if not batch:
+                    continue
+                need = sorted({x for *_, items, _ in batch for x in items}, reverse=True)
+                with self.store.engine.connect() as conn:
+                    loaded = {c.article_id: c for start in range(0, len(need), 500)
+                              for c in self._load(conn, need[start : start + 500])}
+                self._flush_sketches()
+                pending.append(threads.submit(run, batch, loaded))
+            for future in pending:
+                future.result()
+
     def _load_stories(self, ids: list[list[int]]) -> list[Story[Candidate]]:
         with self.store.engine.connect() as conn:
             loaded = {c.article_id: c for c in self._load(
@@ -1284,6 +1354,18 @@ class Index:
         the new candidates are compared with them. None when something older changed (a
         match gone or inserted among the read ones, the max_age cut moved past them, an
         older match where the last run read to the end): then the feed is computed afresh."""
+        fresh = self._resumable(saved, items, truncated)
+        if fresh is None:
+            return None
+        self.merges += 1
+        if fresh == 0:
+            return self._load_stories(saved.stories), saved.read, saved.ended
+        return self._resume(saved, items, fresh, limit)
+
+    def _resumable(self, saved: SavedFeed, items: Sequence[tuple[float, int]],
+                   truncated: bool) -> int | None:
+        """How many new candidates a feed has ahead of what it read last time, if it can be
+        resumed (see _merge); else None."""
         read = saved.read
         if not read:
             return None
@@ -1310,9 +1392,13 @@ class Index:
                     sa.select(t.c.article_id).where(t.c.seq > saved.seq))}
         if not since.isdisjoint(read):
             return None
-        self.merges += 1
-        if fresh == 0:
-            return self._load_stories(saved.stories), read, saved.ended
+        return fresh
+
+    def _resume(self, saved: SavedFeed, items: Sequence[tuple[float, int]], fresh: int,
+                limit: int) -> tuple[list[Story[Candidate]], list[int], bool]:
+        """_merge's work once it knows the feed can be resumed."""
+        read = saved.read
+        ids = [aid for _, aid in items]
         story_of = {aid: n for n, members in enumerate(saved.stories) for aid in members}
         with self.store.engine.connect() as conn:
             kept = {c.article_id: c for c in self._load(
@@ -1395,6 +1481,12 @@ class Index:
         """The entries of a topic feed: matching, filtered, deduplicated, newest first."""
         limit = topic.limit or self.config.output.max_entries
         since = (now - topic.max_age).timestamp() if topic.max_age else None
+        if not self._updated:
+            self.update()
+        if self._prepared_for != now:
+            self._prepared_for = now
+            self._prepared.clear()
+            self._prepare(now)
         return self._entries(self.topic_rules[topic.id].hash, limit, since, topic.dedup,
                              topic.prefer)
 

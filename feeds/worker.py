@@ -53,6 +53,10 @@ def handle(message: tuple[Any, ...]) -> object:
         from feeds.folding import scan_range
 
         return scan_range(*args)
+    if kind == "dedup":
+        from feeds.folding import dedup_feeds
+
+        return dedup_feeds(*args)
     raise ValueError(f"unknown job {kind!r}")
 
 
