@@ -169,10 +169,12 @@ _OLD_TABLES = ("topic_matches", "topic_progress", "article_index")
 # Sketches of SKETCH_VERSION 1 (blake2b per shingle): their hashes differ from today's.
 _OLD_SKETCH_TABLES = ("article_sketch",)
 BATCH = 1000
-# The worker processes dedup a feed from its newest PREFETCH_READS * limit + 20 candidates
+# The worker processes dedup a feed from its newest PREFETCH_READS * limit + PREFETCH_EXTRA
+# candidates
 # (dedup reads `limit` stories and then up to `limit` candidates more): one that needs more
 # is computed afresh when asked for.
 PREFETCH_READS = 2
+PREFETCH_EXTRA = 20
 # Candidates an Index keeps while writing the feeds of one cycle (topics share their newest).
 CANDIDATE_CACHE = 20_000
 # States of rules no longer configured are kept (another configuration may share the store)
@@ -1301,7 +1303,7 @@ class Index:
             if (h, digest, shape) in wanted:
                 continue
             wanted.add((h, digest, shape))
-            items = st.top[: min(cut, PREFETCH_READS * limit + 20)]
+            items = st.top[: min(cut, PREFETCH_READS * limit + PREFETCH_EXTRA)]
             # Reading them all would leave the feed wanting older matches than are kept.
             complete = len(items) == cut and not (cut == len(st.top) and st.truncated)
             feeds.append((h, digest, shape, limit, items, complete))

@@ -6,6 +6,7 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,3 +191,81 @@ def test_packed_sketch_bytes_equal_to_bytes() -> None:
         assert topics.Sketch.from_bytes(packed, sketch.size) == sketch
         checked += bool(sketch.hashes)
     assert checked > 150
+
+
+@pytest.mark.parametrize(("reads", "extra"), [(2, 20), (1, 0)])
+def test_feeds_deduped_in_workers_equal_feeds_deduped_here(
+        reads: int, extra: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Topic feeds deduped ahead in worker processes (copies in the other script and with
+    boilerplate, small limits so some feeds need more candidates than they were given and
+    are computed here) equal those of an Index without workers, entry for entry."""
+    from feeds.extract.chinese import convert
+
+    rng = random.Random(11)
+    places, subjects = ("青岛", "济南", "烟台"), ("地铁", "港口", "啤酒节")
+    articles = []
+    for n in range(240):
+        body = "".join(
+            f"{rng.choice(places)}{rng.choice(subjects)}第{rng.randint(1, 9999)}号项目通过验收，"
+            f"累计完成投资{rng.randint(1, 9999)}亿元，同比增长{rng.randint(1, 99)}个百分点。"
+            for _ in range(3))
+        if n % 3 == 1:  # a copy of the one before: other script, a banner added
+            body = "中國臺灣網 字號 " + convert(articles[-1].text or "", "s2t")
+        articles.append(Article(
+            key=f"a{n}", url=f"https://s{n % 5}.example.cn/{n}.html", canonical_url=None,
+            title=body[:12], text=body, content_html=f"<p>{body}</p>",
+            published=NOW - timedelta(minutes=n // 2)))
+    rules = ["any: [青岛], limit: 3", "any: [地铁, 港口], limit: 4", "any: [啤酒节]",
+             "all: [济南, 港口], limit: 2", "any: [烟台], limit: 5, prefer: [beta]",
+             "any: [青岛], limit: 4, max_age: 1h", "any: [港口], dedup: false"]
+    config = parse_config(CONFIG.format(topics="\n".join(
+        f"  - {{id: t{i}, {rule}}}" for i, rule in enumerate(rules))), "c.yaml", tmp_path)
+
+    def entries(directory: Path, pool: poll.ParsePool | None) -> dict[str, list[object]]:
+        directory.mkdir()
+        store = Store.open(directory / "db.sqlite")
+        try:
+            store.upsert("alpha", articles[0::2], NOW)
+            store.upsert("beta", articles[1::2], NOW)
+            index = Index(config, store, pool)
+            got = {t.id: [(s.source_id, s.article.key, s.article.content_html)
+                          for s in index.topic_entries(t, NOW)] for t in config.topics}
+            if pool is not None:
+                assert not index._prepared  # every feed deduped ahead was used
+            return got
+        finally:
+            store.close()
+
+    monkeypatch.setattr(topics, "PREFETCH_READS", reads)
+    monkeypatch.setattr(topics, "PREFETCH_EXTRA", extra)
+    prepared: list[bool] = []
+    real = poll.ParsePool.dedup
+
+    def counting(self: poll.ParsePool, candidates: dict[int, tuple[float, str | None, bytes,
+                 int]], feeds: list[tuple[int, list[int]]]
+                 ) -> list[tuple[list[list[int]], list[int], bool, int]]:
+        outcome = real(self, candidates, feeds)
+        prepared.extend(ran_out for _, _, ran_out, _ in outcome)
+        return outcome
+
+    monkeypatch.setattr(poll.ParsePool, "dedup", counting)
+    want = entries(tmp_path / "here", None)
+    topics._ENTRIES.clear()
+    here: list[bool] = []
+    real_compute = Index._compute
+
+    def compute(self: Index, candidates: Any, limit: int, dedup_on: bool) -> Any:
+        here.append(dedup_on)
+        return real_compute(self, candidates, limit, dedup_on)
+
+    monkeypatch.setattr(Index, "_compute", compute)
+    pool = poll.ParsePool(2)
+    try:
+        got = entries(tmp_path / "workers", pool)
+    finally:
+        pool.close()
+    assert got == want
+    assert len(prepared) == 6  # every deduped topic went to a worker
+    # Given too few candidates, feeds were deduped here again; given enough, none was.
+    assert any(here) == (extra == 0)
+    assert any("also-at" in (html or "") for feed in want.values() for *_, html in feed)
