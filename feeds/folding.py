@@ -574,3 +574,36 @@ def dedup_feeds(candidates: Mapping[int, DedupRow], feeds: Sequence[tuple[int, S
         out.append(([[c.article_id for c in story.members] for story in d.stories], d.read,
                     not stopped, d.compared))
     return out
+
+
+# A sketch as kept in the store: article id, content hash, URL key, packed sketch, shingles.
+SketchRow = tuple[int, str, str | None, bytes, int]
+
+
+def sketch_range(path: str, ids: bytes) -> list[SketchRow]:
+    """The sketches of the articles ``ids`` (int64) from their folded text in the SQLite
+    store at ``path``, as :meth:`feeds.topics.Index._load` makes them (one job of a worker
+    process); an article whose folded text is of another version is left out."""
+    import sqlite3
+    from array import array
+
+    id_list = array("q")
+    id_list.frombytes(ids)
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True)
+    out: list[SketchRow] = []
+    try:
+        conn.execute("PRAGMA busy_timeout=10000")
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500].tolist()
+            # `articles` is feeds.store's table of articles.
+            query = (f"SELECT t.article_id, a.content_hash, t.folded, a.url, a.canonical_url "
+                     f"FROM {TEXT_TABLE} t JOIN articles a ON a.id = t.article_id "
+                     f"WHERE t.content_hash = a.content_hash "
+                     f"AND t.article_id IN ({','.join('?' * len(chunk))})")
+            for aid, content_hash, folded, url, canonical in conn.execute(query, chunk):
+                sketch, packed = Sketch.packed(dedup_text(folded.split(SEP)))
+                out.append((aid, content_hash, url_key(canonical or url), packed, sketch.size))
+    finally:
+        conn.close()
+    return out

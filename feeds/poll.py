@@ -189,6 +189,15 @@ class ParsePool:
             return outcome
         raise RuntimeError(f"dedup process answered {outcome!r}")
 
+    def sketch(self, path: str, ids: bytes) -> list[tuple[int, str, str | None, bytes, int]]:
+        """:func:`feeds.folding.sketch_range` (near-duplicate sketches) in a worker process."""
+        from feeds.folding import sketch_range
+
+        outcome = self._run(("sketch", path, ids), lambda: sketch_range(path, ids))
+        if isinstance(outcome, list):
+            return outcome
+        raise RuntimeError(f"sketch process answered {outcome!r}")
+
     def render(self, fmt: str, spec: FeedSpec, base_url: str, author: str,
                empty_updated: datetime, path: Path) -> bool:
         """Render ``spec`` and write it to ``path`` (:func:`feeds.worker.render_file`)."""

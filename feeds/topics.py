@@ -175,6 +175,8 @@ BATCH = 1000
 # is computed afresh when asked for.
 PREFETCH_READS = 2
 PREFETCH_EXTRA = 20
+# Sketches are made in the worker processes when a cycle needs at least this many.
+SKETCH_AHEAD_MIN = 200
 # Candidates an Index keeps while writing the feeds of one cycle (topics share their newest).
 CANDIDATE_CACHE = 20_000
 # States of rules no longer configured are kept (another configuration may share the store)
@@ -1148,16 +1150,52 @@ class Index:
         cache.update(found)
         return [cache[aid] for _, aid in items if aid in cache]
 
-    def _folded_bodies(self, conn: Connection, ids: Sequence[int]
-                       ) -> dict[int, tuple[str, str]]:
-        """(content hash, folded row) of ``ids`` from topic_text, when it holds every field
-        dedup_text reads (body, summary, title); else nothing, and _sketch folds them."""
+    def _sketch_from_index(self, conn: Connection) -> bool:
+        """Whether topic_text holds the fields sketches are made of (title, summary, body)."""
         if self._dedup_fields is None:
             meta = _meta(conn)
             have = (set(json.loads(meta["fields"]))
                     if meta.get("version") == str(INDEX_VERSION) and "fields" in meta else set())
             self._dedup_fields = {"title", "summary", "content"} <= have
-        if not self._dedup_fields:
+        return self._dedup_fields
+
+    def _sketch_ahead(self, items: Iterable[tuple[float, int]]) -> None:
+        """Make the missing sketches of ``items`` in the worker processes (each reads its
+        share of the folded texts from the store file) and keep them, so _load finds them."""
+        pool, path = self.pool, _sqlite_path(self.store)
+        if pool is None or path is None:
+            return
+        ids = sorted({aid for _, aid in items if aid not in self._candidates})
+        if not ids:
+            return
+        a, s = articles_table, article_sketch
+        missing: list[int] = []
+        with self.store.engine.connect() as conn:
+            if not self._sketch_from_index(conn):
+                return
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                kept = {r[0] for r in conn.execute(
+                    sa.select(s.c.article_id).join(a, a.c.id == s.c.article_id)
+                    .where(s.c.article_id.in_(chunk), s.c.content_hash == a.c.content_hash))}
+                missing += [aid for aid in chunk if aid not in kept]
+
+        if len(missing) < SKETCH_AHEAD_MIN:
+            return
+        jobs = pool.processes
+        parts = [array("q", missing[k::jobs]).tobytes() for k in range(jobs)]
+        with ThreadPoolExecutor(jobs, thread_name_prefix="sketch") as threads:
+            for rows in threads.map(lambda part: pool.sketch(path, part), parts):
+                self._sketches += [{"article_id": aid, "content_hash": content_hash,
+                                    "url_key": key, "sketch": packed, "shingles": size}
+                                   for aid, content_hash, key, packed, size in rows]
+        self._flush_sketches()
+
+    def _folded_bodies(self, conn: Connection, ids: Sequence[int]
+                       ) -> dict[int, tuple[str, str]]:
+        """(content hash, folded row) of ``ids`` from topic_text, when it holds every field
+        dedup_text reads (body, summary, title); else nothing, and _sketch folds them."""
+        if not self._sketch_from_index(conn):
             return {}
         t = topic_text
         return {r.article_id: (r.content_hash, r.folded) for r in conn.execute(
@@ -1309,6 +1347,7 @@ class Index:
             feeds.append((h, digest, shape, limit, items, complete))
         if len(feeds) < 2:
             return
+        self._sketch_ahead(x for *_, items, _ in feeds for x in items)
         batches = [feeds[k :: 2 * pool.processes] for k in range(2 * pool.processes)]
 
         def run(batch: list[tuple[str, str, str, int, list[tuple[float, int]], bool]],

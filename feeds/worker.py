@@ -57,6 +57,10 @@ def handle(message: tuple[Any, ...]) -> object:
         from feeds.folding import dedup_feeds
 
         return dedup_feeds(*args)
+    if kind == "sketch":
+        from feeds.folding import sketch_range
+
+        return sketch_range(*args)
     raise ValueError(f"unknown job {kind!r}")
 
 

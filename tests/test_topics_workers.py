@@ -196,9 +196,10 @@ def test_packed_sketch_bytes_equal_to_bytes() -> None:
 @pytest.mark.parametrize(("reads", "extra"), [(2, 20), (1, 0)])
 def test_feeds_deduped_in_workers_equal_feeds_deduped_here(
         reads: int, extra: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Topic feeds deduped ahead in worker processes (copies in the other script and with
-    boilerplate, small limits so some feeds need more candidates than they were given and
-    are computed here) equal those of an Index without workers, entry for entry."""
+    """Topic feeds deduped ahead in worker processes, from sketches made there (copies in
+    the other script and with boilerplate, small limits so some feeds need more candidates
+    than they were given and are computed here) equal those of an Index without workers,
+    entry for entry."""
     from feeds.extract.chinese import convert
 
     rng = random.Random(11)
@@ -238,6 +239,17 @@ def test_feeds_deduped_in_workers_equal_feeds_deduped_here(
 
     monkeypatch.setattr(topics, "PREFETCH_READS", reads)
     monkeypatch.setattr(topics, "PREFETCH_EXTRA", extra)
+    monkeypatch.setattr(topics, "SKETCH_AHEAD_MIN", 1)
+    sketched: list[int] = []
+    real_sketch = poll.ParsePool.sketch
+
+    def sketching(self: poll.ParsePool, path: str, ids: bytes
+                  ) -> list[tuple[int, str, str | None, bytes, int]]:
+        rows = real_sketch(self, path, ids)
+        sketched.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(poll.ParsePool, "sketch", sketching)
     prepared: list[bool] = []
     real = poll.ParsePool.dedup
 
@@ -266,6 +278,7 @@ def test_feeds_deduped_in_workers_equal_feeds_deduped_here(
         pool.close()
     assert got == want
     assert len(prepared) == 6  # every deduped topic went to a worker
+    assert len(sketched) == 2 and sum(sketched) >= 10  # sketches made by both workers
     # Given too few candidates, feeds were deduped here again; given enough, none was.
     assert any(here) == (extra == 0)
     assert any("also-at" in (html or "") for feed in want.values() for *_, html in feed)
