@@ -175,8 +175,6 @@ BATCH = 1000
 # is computed afresh when asked for.
 PREFETCH_READS = 2
 PREFETCH_EXTRA = 20
-# Sketches are made in the worker processes when a cycle needs at least this many.
-SKETCH_AHEAD_MIN = 200
 # Candidates an Index keeps while writing the feeds of one cycle (topics share their newest).
 CANDIDATE_CACHE = 20_000
 # States of rules no longer configured are kept (another configuration may share the store)
@@ -1159,37 +1157,36 @@ class Index:
             self._dedup_fields = {"title", "summary", "content"} <= have
         return self._dedup_fields
 
-    def _sketch_ahead(self, items: Iterable[tuple[float, int]]) -> None:
-        """Make the missing sketches of ``items`` in the worker processes (each reads its
-        share of the folded texts from the store file) and keep them, so _load finds them."""
-        pool, path = self.pool, _sqlite_path(self.store)
-        if pool is None or path is None:
-            return
-        ids = sorted({aid for _, aid in items if aid not in self._candidates})
-        if not ids:
-            return
+    def _sketch_rows(self, ids: Sequence[int]) -> dict[int, tuple[str | None, bytes, int]]:
+        """The kept sketches of ``ids`` (URL key, packed sketch, shingles) with those missing
+        made in the worker processes (each reads its share of the folded texts from the
+        store file) and kept. An article the workers cannot sketch (its folded text is of
+        another version, or the index lacks the fields) is left out."""
         a, s = articles_table, article_sketch
-        missing: list[int] = []
+        out: dict[int, tuple[str | None, bytes, int]] = {}
         with self.store.engine.connect() as conn:
-            if not self._sketch_from_index(conn):
-                return
             for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                kept = {r[0] for r in conn.execute(
-                    sa.select(s.c.article_id).join(a, a.c.id == s.c.article_id)
-                    .where(s.c.article_id.in_(chunk), s.c.content_hash == a.c.content_hash))}
-                missing += [aid for aid in chunk if aid not in kept]
-
-        if len(missing) < SKETCH_AHEAD_MIN:
-            return
+                for r in conn.execute(
+                        sa.select(s.c.article_id, s.c.url_key, s.c.sketch, s.c.shingles)
+                        .join(a, a.c.id == s.c.article_id)
+                        .where(s.c.article_id.in_(ids[start : start + 500]),
+                               s.c.content_hash == a.c.content_hash)):
+                    out[r[0]] = (r[1], r[2], r[3])
+            usable = self._sketch_from_index(conn)
+        missing = [aid for aid in ids if aid not in out]
+        pool, path = self.pool, _sqlite_path(self.store)
+        if not missing or pool is None or path is None or not usable:
+            return out
         jobs = pool.processes
         parts = [array("q", missing[k::jobs]).tobytes() for k in range(jobs)]
         with ThreadPoolExecutor(jobs, thread_name_prefix="sketch") as threads:
             for rows in threads.map(lambda part: pool.sketch(path, part), parts):
-                self._sketches += [{"article_id": aid, "content_hash": content_hash,
-                                    "url_key": key, "sketch": packed, "shingles": size}
-                                   for aid, content_hash, key, packed, size in rows]
+                for aid, content_hash, key, packed, size in rows:
+                    out[aid] = (key, packed, size)
+                    self._sketches.append({"article_id": aid, "content_hash": content_hash,
+                                           "url_key": key, "sketch": packed, "shingles": size})
         self._flush_sketches()
+        return out
 
     def _folded_bodies(self, conn: Connection, ids: Sequence[int]
                        ) -> dict[int, tuple[str, str]]:
@@ -1347,39 +1344,38 @@ class Index:
             feeds.append((h, digest, shape, limit, items, complete))
         if len(feeds) < 2:
             return
-        self._sketch_ahead(x for *_, items, _ in feeds for x in items)
-        batches = [feeds[k :: 2 * pool.processes] for k in range(2 * pool.processes)]
+        times = {aid: ts for *_, items, _ in feeds for ts, aid in items}
+        sketches = self._sketch_rows(sorted(times))
+        Batch = list[tuple[str, str, str, int, list[tuple[float, int]], bool]]
 
-        def run(batch: list[tuple[str, str, str, int, list[tuple[float, int]], bool]],
-                loaded: dict[int, Candidate]) -> None:
-            rows = {aid: (c.sort_ts, c.url_key, c.sketch.to_bytes(), c.sketch.size)
-                    for aid, c in loaded.items()}
-            jobs = [(limit, [aid for _, aid in items if aid in loaded])
-                    for _, _, _, limit, items, _ in batch]
-            outcomes = pool.dedup(rows, jobs)
-            for (h, digest, shape, *_, complete), (stories, read, ran_out, compared) in zip(
-                    batch, outcomes, strict=True):
-                self.compared += compared
-                if ran_out and not complete:
-                    continue  # it needs more than it was given: computed when asked for
-                self._prepared[h, digest, shape] = (
-                    [Story([loaded[aid] for aid in members]) for members in stories],
-                    read, ran_out)
+        def run(batch: Batch) -> list[tuple[list[list[int]], list[int], bool, int]]:
+            ids = {aid for *_, items, _ in batch for _, aid in items}
+            rows = {aid: (times[aid], *sketches[aid]) for aid in ids}
+            return pool.dedup(rows, [(limit, [aid for _, aid in items])
+                                     for _, _, _, limit, items, _ in batch])
 
-        # Workers dedup one batch while this thread loads the next one's candidates.
+        # A feed with a candidate the workers could not sketch is computed when asked for.
+        feeds = [f for f in feeds if all(aid in sketches for _, aid in f[4])]
+        step = 4 * pool.processes  # small batches: this thread loads one's entries meanwhile
+        batches = [feeds[k :: step] for k in range(min(step, len(feeds)))]
         with ThreadPoolExecutor(pool.processes, thread_name_prefix="dedup") as threads:
-            pending = []
-            for batch in batches:
-                if not batch:
-                    continue
-                need = sorted({x for *_, items, _ in batch for x in items}, reverse=True)
+            for batch, outcomes in zip(batches, threads.map(run, batches), strict=True):
+                done = [(feed, outcome) for feed, outcome in zip(batch, outcomes, strict=True)
+                        # One that read all it was given and wants more: computed when asked.
+                        if feed[5] or not outcome[2]]
+                members = sorted({aid for _, (stories, *_) in done
+                                  for story in stories for aid in story})
                 with self.store.engine.connect() as conn:
-                    loaded = {c.article_id: c for start in range(0, len(need), 500)
-                              for c in self._load(conn, need[start : start + 500])}
+                    loaded = {c.article_id: c for start in range(0, len(members), 500)
+                              for c in self._load(conn, [(0.0, aid) for aid in
+                                                         members[start : start + 500]])}
+                for (h, digest, shape, *_), (stories, read, ran_out, compared) in done:
+                    self.compared += compared
+                    if all(aid in loaded for story in stories for aid in story):
+                        self._prepared[h, digest, shape] = (
+                            [Story([loaded[aid] for aid in story]) for story in stories],
+                            read, ran_out)
                 self._flush_sketches()
-                pending.append(threads.submit(run, batch, loaded))
-            for future in pending:
-                future.result()
 
     def _load_stories(self, ids: list[list[int]]) -> list[Story[Candidate]]:
         with self.store.engine.connect() as conn:

@@ -239,7 +239,6 @@ def test_feeds_deduped_in_workers_equal_feeds_deduped_here(
 
     monkeypatch.setattr(topics, "PREFETCH_READS", reads)
     monkeypatch.setattr(topics, "PREFETCH_EXTRA", extra)
-    monkeypatch.setattr(topics, "SKETCH_AHEAD_MIN", 1)
     sketched: list[int] = []
     real_sketch = poll.ParsePool.sketch
 
