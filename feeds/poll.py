@@ -17,6 +17,7 @@ import os
 import pickle
 import queue
 import random
+import select
 import struct
 import subprocess
 import sys
@@ -59,6 +60,8 @@ STATE_BATCH = 250
 # $FEEDS_PARSE_PROCESSES overrides (0 parses in the poll threads, with the least memory).
 PARSE_PROCESSES = int(os.environ.get("FEEDS_PARSE_PROCESSES", "") or min(2, os.cpu_count() or 1))
 PARSE_POOL_MIN_SOURCES = 50
+# The longest one job (parsing a feed, rendering one, a topic batch) may take in a worker.
+WORKER_TIMEOUT = 300.0
 
 
 class ParserProcess:
@@ -82,6 +85,12 @@ class ParserProcess:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         self.process.stdin.write(struct.pack(">Q", len(data)) + data)
         self.process.stdin.flush()
+        # A worker that stops answering must not hang the cycle: it is killed, and the pool
+        # works in threads from then on.
+        ready, _, _ = select.select([self.process.stdout], [], [], WORKER_TIMEOUT)
+        if not ready:
+            self.process.kill()
+            raise OSError(f"no answer from the worker process in {WORKER_TIMEOUT:g}s")
         header = self.process.stdout.read(8)
         if len(header) < 8:
             raise EOFError("the parser process exited")

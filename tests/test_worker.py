@@ -129,3 +129,25 @@ def test_a_failed_job_returns_its_worker_to_the_pool(monkeypatch: pytest.MonkeyP
     finally:
         pool.close()
     assert [a.title for a in results[0].articles] == ["a"]  # type: ignore[attr-defined]
+
+
+def test_a_worker_that_stops_answering_is_killed_and_the_job_done_here(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker process that never answers (stopped) costs WORKER_TIMEOUT, not the cycle."""
+    import os
+    import signal
+
+    monkeypatch.setattr(poll, "WORKER_TIMEOUT", 0.5)
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            b"<item><title>a</title><link>https://example.org/a</link></item></channel></rss>")
+    context = FeedContext("s", "https://example.org/feed.rss", UTC)
+    pool = poll.ParsePool(1)
+    try:
+        pool.parse(body, context, "application/rss+xml")  # starts the worker
+        (worker,) = pool._started
+        os.kill(worker.process.pid, signal.SIGSTOP)
+        parsed = pool.parse(body, context, "application/rss+xml")
+        assert [a.title for a in parsed.articles] == ["a"]
+        assert worker.process.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        pool.close()
