@@ -1321,6 +1321,7 @@ class Index:
             return
         feeds: list[tuple[str, str, str, int, list[tuple[float, int]], bool]] = []
         wanted: set[tuple[str, str, str]] = set()
+        resumable: list[Topic] = []
         for topic in self.config.topics:
             if not topic.dedup:
                 continue
@@ -1334,6 +1335,7 @@ class Index:
                 continue
             if saved is not None and saved.shape == shape and self._resumable(
                     saved, st.top[:cut], st.truncated) is not None:
+                resumable.append(topic)
                 continue
             if (h, digest, shape) in wanted:
                 continue
@@ -1359,7 +1361,14 @@ class Index:
         step = 4 * pool.processes  # small batches: this thread loads one's entries meanwhile
         batches = [feeds[k :: step] for k in range(min(step, len(feeds)))]
         with ThreadPoolExecutor(pool.processes, thread_name_prefix="dedup") as threads:
-            for batch, outcomes in zip(batches, threads.map(run, batches), strict=True):
+            results = threads.map(run, batches)
+            # Feeds resumed from their kept stories are made here while the workers dedup.
+            for topic in resumable:
+                self._entries(self.topic_rules[topic.id].hash,
+                              topic.limit or self.config.output.max_entries,
+                              (now - topic.max_age).timestamp() if topic.max_age else None,
+                              True, topic.prefer)
+            for batch, outcomes in zip(batches, results, strict=True):
                 done = [(feed, outcome) for feed, outcome in zip(batch, outcomes, strict=True)
                         # One that read all it was given and wants more: computed when asked.
                         if feed[5] or not outcome[2]]
@@ -1386,37 +1395,30 @@ class Index:
 
     def _merge(self, saved: SavedFeed, items: Sequence[tuple[float, int]], limit: int,
                truncated: bool) -> tuple[list[Story[Candidate]], list[int], bool] | None:
-        """The stories of a feed whose only change is new matches ahead of the candidates
-        it read last time: the kept stories are registered again (nothing compared) and only
-        the new candidates are compared with them. None when something older changed (a
-        match gone or inserted among the read ones, the max_age cut moved past them, an
-        older match where the last run read to the end): then the feed is computed afresh."""
-        fresh = self._resumable(saved, items, truncated)
-        if fresh is None:
+        """The kept stories of a feed whose matches changed only past the candidates it read
+        (so dedup would read the same ones again): loaded, nothing compared. None otherwise,
+        and the feed is computed afresh."""
+        if self._resumable(saved, items, truncated) is None:
             return None
         self.merges += 1
-        if fresh == 0:
-            return self._load_stories(saved.stories), saved.read, saved.ended
-        return self._resume(saved, items, fresh, limit)
+        return self._load_stories(saved.stories), saved.read, saved.ended
 
     def _resumable(self, saved: SavedFeed, items: Sequence[tuple[float, int]],
                    truncated: bool) -> int | None:
-        """How many new candidates a feed has ahead of what it read last time, if it can be
-        resumed (see _merge); else None."""
+        """0 when dedup would read what the feed read last time, in the same order, and
+        decide the same (see _merge); else None."""
         read = saved.read
         if not read:
             return None
         ids = [aid for _, aid in items]
-        try:
-            fresh = ids.index(read[0])
-        except ValueError:
+        if ids[: len(read)] != read:
+            # New matches ahead of the ones read (or a read one gone): a fresh run reads the
+            # new ones first and may group every later one otherwise (the stories a copy
+            # joins, the hashes dropped as boilerplate, where the limit falls depend on the
+            # order), so resuming the kept stories would not give the feed a fresh
+            # computation gives. Computed afresh (in the worker processes, when there are).
             return None
-        if ids[fresh : fresh + len(read)] != read:
-            return None
-        if saved.ended and (truncated or len(ids) != fresh + len(read)):
-            return None
-        if fresh > len(read) // 2:
-            # About as many new candidates as a fresh run reads: that run costs no more.
+        if saved.ended and (truncated or len(ids) != len(read)):
             return None
         # An article read last time and folded again since (edited in place) may have
         # another text: the stories made of it are not to be trusted.
@@ -1429,39 +1431,7 @@ class Index:
                     sa.select(t.c.article_id).where(t.c.seq > saved.seq))}
         if not since.isdisjoint(read):
             return None
-        return fresh
-
-    def _resume(self, saved: SavedFeed, items: Sequence[tuple[float, int]], fresh: int,
-                limit: int) -> tuple[list[Story[Candidate]], list[int], bool]:
-        """_merge's work once it knows the feed can be resumed."""
-        read = saved.read
-        ids = [aid for _, aid in items]
-        story_of = {aid: n for n, members in enumerate(saved.stories) for aid in members}
-        with self.store.engine.connect() as conn:
-            kept = {c.article_id: c for c in self._load(
-                conn, [x for x in items[fresh : fresh + len(read)] if x[1] in story_of])}
-            new = self._load(conn, items[:fresh])
-        self._flush_sketches()
-        # No hash is dropped as boilerplate here: which hashes a fresh run would have
-        # dropped depends on the order stories were met in, and only the new candidates
-        # are compared, so following every hash costs little and misses no copy.
-        d: Deduper[Candidate] = Deduper(max_holders=len(read) + 1)
-        # Replayed in the order they were read, the kept stories get the numbers and the
-        # lookups they had; a story whose copies are not all loadable is dropped.
-        renumber: dict[int, int] = {}
-        for aid in read:
-            n = story_of.get(aid)
-            cand = kept.get(aid)
-            if n is None or cand is None:
-                continue
-            renumber[n] = d.add(cand, renumber.get(n))
-        old = len(d.stories)
-        for cand in new:
-            d.add(cand, d.match(cand))
-        self.compared += d.compared
-        # New stories are newer than every kept one: they come first, as in a fresh run.
-        stories = d.stories[old:] + d.stories[:old]
-        return stories[:limit], ids[:fresh] + read, saved.ended
+        return 0
 
     def _saved_feeds(self) -> dict[str, SavedFeed]:
         if self._feeds is None:
