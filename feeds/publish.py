@@ -250,6 +250,7 @@ class PublishRecord:
     signatures: dict[str, str] = field(default_factory=dict)
     summaries: dict[str, FeedSummary] = field(default_factory=dict)
     index: str | None = None
+    topics: str | None = None  # topic_inputs() of the topic feeds written
 
     def to_json(self) -> bytes:
         return json.dumps({
@@ -257,6 +258,7 @@ class PublishRecord:
             "feeds": {k: [v.entries, v.newest.isoformat() if v.newest else None]
                       for k, v in self.summaries.items()},
             "index": self.index,
+            "topics": self.topics,
         }, sort_keys=True, indent=0).encode()
 
 
@@ -278,9 +280,10 @@ def read_record(out: Path) -> PublishRecord:
                 int(count), datetime.fromisoformat(newest) if newest else None)
         except (TypeError, ValueError):
             continue
-    index = data.get("index")
+    index, topics = data.get("index"), data.get("topics")
     return PublishRecord({str(k): str(v) for k, v in data["files"].items()}, summaries,
-                         index if isinstance(index, str) else None)
+                         index if isinstance(index, str) else None,
+                         topics if isinstance(topics, str) else None)
 
 
 # index.html is rendered by site.py: its code is part of the page's signature.
@@ -296,6 +299,40 @@ def _health_key(state: SourceState | None) -> tuple[Any, ...]:
     if state.failures:
         return ("failing", state.failing_since or state.last_error_at, state.last_error)
     return ("ok",)
+
+
+# The topic feeds are computed by these modules: their code is part of the inputs.
+_TOPICS_CODE = hashlib.sha256(b"".join(
+    Path(__file__).with_name(name).read_bytes() for name in ("topics.py", "folding.py")
+)).hexdigest()[:16]
+
+
+def topic_inputs(config: Config, revisions: dict[str, int], formats: Sequence[str],
+                 empty_updated: datetime) -> str | None:
+    """A hash of everything the topic feeds and the ``all`` feed are computed from, or None
+    when they also depend on the clock (a topic with ``max_age``).
+
+    The store only ever gains or changes articles, and every such upsert raises its source's
+    revision, so equal revisions mean the same articles; the configuration covers the rules,
+    the sources' names and the output settings.
+    """
+    if any(t.max_age for t in config.topics):
+        return None
+    return hashlib.sha256(repr((
+        _TOPICS_CODE, _RENDERER_CODE, __version__, tuple(formats), empty_updated,
+        config.output, config.sources, config.topics, sorted(revisions.items()),
+    )).encode()).hexdigest()
+
+
+def topic_metas(config: Config) -> list[FeedSpec]:
+    """The topic feeds (and the ``all`` feed) as they are named, without their entries."""
+    metas = [FeedSpec(kind="", ident="all", title=f"{config.output.title}: all sources",
+                      subtitle="Every source in one feed, each story once", entries=())
+             ] if config.output.all_feed else []
+    return metas + [FeedSpec(kind="topics", ident=t.id, title=t.title or t.id,
+                             subtitle=t.description, entries=(),
+                             language=language_tag(t.language), conversion=t.convert)
+                    for t in config.topics]
 
 
 class _Writer:
@@ -382,7 +419,23 @@ def publish_all(config: Config, store: Store, now: datetime | None = None,
     matched: Index | None = None
     indexing: ThreadPoolExecutor | None = None
     indexed: Future[dict[str, int]] | None = None
-    if config.topics or config.output.all_feed or any(s.filter for s in sources):
+    # Topic feeds whose inputs have not changed since the last publish are not computed
+    # again (nor is the index opened): a cycle of 304s costs no topic work.
+    inputs = topic_inputs(config, revisions, formats, empty_updated)
+    record.topics = inputs
+    reused = topic_metas(config)
+    if not (inputs is not None and previous.topics == inputs and not any(
+            s.filter for s in sources) and all(
+            m.relative_path in previous.summaries and all(
+                previous.signatures.get(m.path_for(f)) and (out / m.path_for(f)).is_file()
+                for f in formats) for m in reused)):
+        reused = []
+    if reused:
+        for meta in reused:
+            record.summaries[meta.relative_path] = previous.summaries[meta.relative_path]
+            record.signatures.update(
+                {meta.path_for(f): previous.signatures[meta.path_for(f)] for f in formats})
+    elif config.topics or config.output.all_feed or any(s.filter for s in sources):
         from feeds.topics import Index
 
         matched = Index(config, store, pool)
@@ -425,15 +478,15 @@ def publish_all(config: Config, store: Store, now: datetime | None = None,
         if indexing is not None:
             indexing.shutdown(wait=True)
 
-    topic_specs: list[FeedSpec] = []
+    topic_specs: list[FeedSpec] = reused
     if matched is not None:
         topic_specs = [
             *([all_spec(config, matched)] if config.output.all_feed else []),
             *(topic_spec(config, t, store, now, matched) for t in config.topics),
         ]
-    for spec in topic_specs:
-        write(spec, content_signatures(spec))
-        record.summaries[spec.relative_path] = FeedSummary.of(spec)
+        for spec in topic_specs:
+            write(spec, content_signatures(spec))
+            record.summaries[spec.relative_path] = FeedSummary.of(spec)
 
     changed += writer.finish()
     clean_stale(out / "sources", {out / s.path_for(f) for s in source_metas for f in formats})
