@@ -149,9 +149,9 @@ WORKERS: poll.ParsePool | None = None
 TIMES: dict[str, float] = {}
 
 
-def peak_rss() -> float:
-    """Peak RSS in MiB of this process plus that of each worker process (VmHWM)."""
-    total = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_parts() -> tuple[float, list[float]]:
+    """Peak RSS in MiB of this process, and of each worker process (VmHWM)."""
+    workers = []
     for worker in WORKERS._started if WORKERS is not None else []:
         try:
             status = Path(f"/proc/{worker.process.pid}/status").read_text()
@@ -159,8 +159,14 @@ def peak_rss() -> float:
             continue
         for line in status.splitlines():
             if line.startswith("VmHWM:"):
-                total += int(line.split()[1]) / 1024
-    return total
+                workers.append(int(line.split()[1]) / 1024)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, workers
+
+
+def peak_rss() -> float:
+    """Peak RSS in MiB of this process plus that of each worker process."""
+    own, workers = peak_parts()
+    return own + sum(workers)
 
 
 def measure(label: str, func: Callable[[], T], trace: bool = False) -> T:
@@ -318,7 +324,9 @@ def main(argv: list[str] | None = None) -> int:
           f"  incremental ({len(new)} new: fold + match + every feed)   {inc:6.2f} s\n"
           f"  nothing new: same process {TIMES['4. nothing new, same process: update + feeds']:.2f}"
           f" s, new process {TIMES['   nothing new, a new process: update + feeds']:.2f} s\n"
-          f"  peak memory (this process + workers) {peak_rss():6.0f} MiB", flush=True)
+          f"  peak memory (this process + workers) {peak_rss():6.0f} MiB  (this process "
+          f"{peak_parts()[0]:.0f}, workers {', '.join(f'{w:.0f}' for w in peak_parts()[1])})",
+          flush=True)
     if WORKERS is not None:
         WORKERS.close()
     return 0
