@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
@@ -200,6 +200,14 @@ def is_local(location: str) -> bool:
     return scheme == "file" or scheme == "" or len(scheme) == 1
 
 
+@contextmanager
+def _in_turn(first: contextlib.AbstractContextManager[Any],
+             second: contextlib.AbstractContextManager[Any]) -> Iterator[None]:
+    """Both, the first first: a request waiting for a slow host holds no shared slot."""
+    with first, second:
+        yield
+
+
 class Fetcher:
     """A requests Session with the limits every poll must respect."""
 
@@ -240,6 +248,7 @@ class Fetcher:
                 session.verify = (os.environ.get("REQUESTS_CA_BUNDLE")
                                   or os.environ.get("CURL_CA_BUNDLE") or True)
         self.session = session
+        self._total: threading.Semaphore | None = None  # see limited()
         # URL -> PreparedRequest.prepare_url(URL), shared with obeying_robots() views.
         self._prepared_urls: dict[str, str] = {}
         self.session.headers["User-Agent"] = user_agent
@@ -257,10 +266,23 @@ class Fetcher:
         view.check_robots = True
         return view
 
-    def _slot(self, url: str) -> contextlib.AbstractContextManager[None]:
-        if self.limiter is None:
-            return contextlib.nullcontext()
-        return self.limiter.slot(urlsplit(url).hostname or "")
+    def limited(self, slots: threading.Semaphore) -> Fetcher:
+        """The same fetcher with at most ``slots`` requests in flight over every host.
+
+        A cycle's ``workers`` bound its concurrent requests this way, while more threads
+        than that parse (in worker processes) and store what was fetched.
+        """
+        view = copy.copy(self)
+        view._total = slots
+        return view
+
+    def _slot(self, url: str) -> contextlib.AbstractContextManager[Any]:
+        host: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if self.limiter is not None:
+            host = self.limiter.slot(urlsplit(url).hostname or "")
+        if self._total is None:
+            return host
+        return _in_turn(host, self._total)
 
     def robots_allow(self, url: str, *, source_id: str, allow_private: bool = True) -> bool:
         """Whether robots.txt of ``url``'s host lets our user agent fetch it (cached per host)."""

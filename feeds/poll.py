@@ -536,7 +536,7 @@ def run_cycle(
             flush()
 
     def one(source: Source) -> PollResult:
-        result = poll_source(source, config, fetcher, store, now,
+        result = poll_source(source, config, limited, store, now,
                              state=states.get(source.id) or SourceState(source.id),
                              save_unchanged=save_unchanged)
         if on_result:
@@ -549,8 +549,13 @@ def run_cycle(
         pool = cycle_pool(len(todo))
     if pool is not None:
         _parse_pool = pool
+    # ``workers`` requests in flight at most. With worker processes, more threads than that
+    # poll, so that fetching goes on while some threads wait for a parse or store a result.
+    workers = max(1, workers)
+    limited = fetcher.limited(threading.BoundedSemaphore(workers))
+    threads_wanted = workers + (2 * pool.processes if pool is not None else 0)
     try:
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as threads:
+        with ThreadPoolExecutor(max_workers=threads_wanted, thread_name_prefix="poll") as threads:
             return list(threads.map(one, todo))
     finally:
         if pool is not None:

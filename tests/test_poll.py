@@ -118,3 +118,21 @@ def test_a_dead_parser_process_falls_back_to_threads(tmp_path: Path) -> None:
     finally:
         pool.close()
     assert first == again == parse_feed(body, context, "application/rss+xml")
+
+
+def test_a_cycle_keeps_at_most_workers_requests_in_flight(tmp_path: Path,
+                                                          http_server: LocalServer) -> None:
+    """With worker processes the cycle runs more threads, but never more than ``workers``
+    requests at once (this Fetcher has no per-host limiter to hide it)."""
+    pool = poll.ParsePool(2)
+    config, store = make(tmp_path, http_server, 12)
+    for n in range(12):
+        http_server.add(f"/{n}.rss", rss(n), headers={"Content-Type": "application/rss+xml"},
+                        delay=0.05)
+    try:
+        results = run_cycle(config, store, Fetcher(), NOW, workers=2, pool=pool)  # type: ignore[arg-type]
+        assert sum(r.new for r in results) == 36
+        assert http_server.max_active == 2
+    finally:
+        pool.close()
+        store.close()
