@@ -14,13 +14,22 @@ folded text too (lower case, Simplified), so one pattern catches both scripts.
 
 *Speed.* Nothing is indexed while no topic or source filter is configured. Otherwise the
 fields rules read are folded once per article version into ``topic_text`` (in batches, so memory
-stays bounded). Every keyword of every rule goes into one Aho-Corasick automaton (pyahocorasick):
-a new or changed rule costs one pass over the folded text, giving per keyword the set of
-matching positions (a bitset: a Python int), and each rule is then a few set operations. No row
-per (rule, article) is written: a rule keeps only its newest matches that may reach a feed
-(``topic_state``, a few kilobytes), which a cycle updates with the new articles alone. Sketches
-for dedup are made only for the candidates of a feed, and kept; the stories a feed showed are
-kept with a digest of their inputs, so an unchanged feed costs no dedup in the next process.
+stays bounded). The keywords of every rule are looked for at once (:class:`feeds.folding.Finder`:
+a trie-shaped regular expression and Aho-Corasick automata): a new or changed rule costs one
+pass over the folded text, giving per keyword the set of matching positions (a bitset: a Python
+int), and each rule is then a few set operations. No row per (rule, article) is written: a rule
+keeps only its newest matches that may reach a feed (``topic_state``, a few kilobytes), which a
+cycle updates with the new articles alone. Sketches for dedup are made only for the candidates
+of a feed, and kept; the stories a feed showed are kept with a digest of their inputs, so an
+unchanged feed costs no dedup in the next process, and a feed whose new matches all fall past
+the candidates it read is not deduped again. A feed with new matches among those is deduped
+afresh (resuming its kept stories could group otherwise than a fresh run).
+
+*Worker processes.* Given a cycle's :class:`feeds.poll.ParsePool`, the folding, the full match
+pass (each worker scans a range of ``topic_text``, read from the store file), the missing
+sketches and the dedup of every topic feed that needs one run there, split over the cores; the
+job code lives in :mod:`feeds.folding`, which imports neither SQLAlchemy nor (but to make a
+sketch) numpy. The feeds are identical with and without workers.
 
 *Dedup.* Two entries are the same story when their canonical URLs agree, or when their folded
 texts (t2s, punctuation and spaces dropped) are near duplicates: a bottom-k MinHash sketch over
