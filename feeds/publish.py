@@ -379,8 +379,50 @@ class _Writer:
         return self.changed
 
 
+class EarlyPublisher:
+    """Writes a source's feeds while the cycle still polls, as soon as its new articles are
+    stored, so that the worker processes render while they would otherwise wait for bodies.
+    :func:`publish_all` then only records what was written (``early=``)::
+
+        early = EarlyPublisher(config, store, pool)
+        ...  early.source_stored(source)   # from the poll threads
+        publish_all(config, store, now, pool, early=early)
+
+    Sources with a filter wait for publish_all: their entries need the topic index.
+    """
+
+    def __init__(self, config: Config, store: Store, pool: ParsePool | None) -> None:
+        self.config, self.store = config, store
+        self.formats = ("atom", *(f for f in config.output.formats if f != "atom"))
+        self.created = store.created
+        self.writer = _Writer(pool, config.output.base_url, config.output.author, self.created)
+        # Atom path -> the signatures written for each format, and the feed's summary.
+        self.done: dict[str, tuple[dict[str, str], FeedSummary]] = {}
+        self._lock = threading.Lock()
+
+    def source_stored(self, source: Source) -> None:
+        if source.filter or not source.enabled:
+            return
+        output, out = self.config.output, self.config.output_dir
+        state, revision = self.store.source_view(source.id)
+        meta = source_meta(source, state)
+        signatures = {f: revision_signature(meta, f, output.base_url, output.author,
+                                            self.created, output.max_entries, revision)
+                      for f in self.formats}
+        spec = replace(meta, entries=self.store.latest(source.id, output.max_entries))
+        for fmt in self.formats:
+            self.writer.write(fmt, spec, out / spec.path_for(fmt))
+        with self._lock:
+            self.done[meta.relative_path] = (signatures, FeedSummary.of(spec))
+
+    def finish(self) -> list[Path]:
+        """Wait for the files in flight; the files that changed."""
+        return self.writer.finish()
+
+
 def publish_all(config: Config, store: Store, now: datetime | None = None,
-                pool: ParsePool | None = None) -> list[Path]:
+                pool: ParsePool | None = None, early: EarlyPublisher | None = None
+                ) -> list[Path]:
     """Write every source and topic feed and the OPML list; return the files that changed.
 
     Source feeds are built, rendered and dropped one at a time, and a source whose articles
@@ -399,7 +441,8 @@ def publish_all(config: Config, store: Store, now: datetime | None = None,
     formats = ("atom", *(f for f in config.output.formats if f != "atom"))
     previous = read_record(out)
     record = PublishRecord()
-    changed: list[Path] = []
+    # What the cycle wrote early is complete before anything is recorded.
+    changed: list[Path] = early.finish() if early is not None else []
     writer = _Writer(pool, base_url, author, empty_updated)
 
     def write(spec: FeedSpec, signatures: dict[str, str]) -> None:
@@ -461,6 +504,12 @@ def publish_all(config: Config, store: Store, now: datetime | None = None,
             revision = revisions.get(source.id, 0)
             signatures = {f: revision_signature(meta, f, base_url, author, empty_updated, limit,
                                                 revision) for f in formats}
+            written = early.done.get(key) if early is not None else None
+            if written is not None and written[0] == signatures and all(
+                    (out / meta.path_for(f)).is_file() for f in formats):
+                record.signatures.update({meta.path_for(f): signatures[f] for f in formats})
+                record.summaries[key] = written[1]
+                continue  # written while the cycle polled
             summary = previous.summaries.get(key)
             if summary is not None and all(
                 previous.signatures.get(meta.path_for(f)) == signatures[f]

@@ -53,7 +53,7 @@ from feeds.poll import (
     run_cycle,
     source_due_after,
 )
-from feeds.publish import FeedSpec, publish_all, render_atom, write_atomic
+from feeds.publish import EarlyPublisher, FeedSpec, publish_all, render_atom, write_atomic
 from feeds.store import HealthEvent, SourceState, Store, Stored
 
 if TYPE_CHECKING:
@@ -420,6 +420,12 @@ class Service:
         metrics = recording_metrics()
 
         def record(result: PollResult) -> None:
+            if early is not None and (result.new or result.updated):
+                try:
+                    early.source_stored(self.config.source(result.source_id))
+                except Exception:
+                    # publish() writes it then; it logs a lasting failure there.
+                    log.debug("%s: early publishing failed", result.source_id, exc_info=True)
             event = health_event(before.get(result.source_id) or SourceState(result.source_id),
                                  result, now)
             if event is not None:
@@ -430,8 +436,10 @@ class Service:
                 on_result(result)
 
         started = time.monotonic()
-        # One set of worker processes parses while polling, then renders while publishing.
+        # One set of worker processes parses while polling and renders the feeds of the
+        # sources polled so far, then renders the rest while publishing.
         pool = cycle_pool(sum(1 for s in self.config.sources if s.enabled))
+        early = EarlyPublisher(self.config, self.store, pool) if pool is not None else None
         try:
             results = run_cycle(self.config, self.store, self.fetcher, now,
                                 workers=self.workers, on_result=record, pool=pool)
@@ -439,7 +447,7 @@ class Service:
             log.info("polled %d source(s) in %.1fs", len(results), elapsed)
             if metrics is not None:
                 metrics.record_cycle(elapsed)
-            return results, self.publish(pool)
+            return results, self.publish(pool, early)
         finally:
             if pool is not None:
                 pool.close()
@@ -469,16 +477,17 @@ class Service:
             self._dirty = True
             log.exception("publishing failed; retrying in %gs", self.publish_every)
 
-    def publish(self, pool: ParsePool | None = None) -> list[Path]:
+    def publish(self, pool: ParsePool | None = None, early: EarlyPublisher | None = None
+                ) -> list[Path]:
         """Rewrite the feeds (only files whose bytes changed) and health.atom; ``pool``'s
-        processes render the feeds when given."""
+        processes render the feeds when given, and ``early`` holds those already written."""
         config = self.config
         # health.atom first: index.html (written by publish_all) links it once it exists.
         spec = health_spec(config, self.store.health_events(HEALTH_ENTRIES))
         data = render_atom(spec, config.output.base_url, config.output.author, self.store.created)
         health = config.output_dir / HEALTH_FILE
         changed = [health] if write_atomic(health, data) else []
-        changed += publish_all(config, self.store, self.clock(), pool=pool)
+        changed += publish_all(config, self.store, self.clock(), pool=pool, early=early)
         if changed:
             log.info("published %d changed file(s)", len(changed))
         return changed

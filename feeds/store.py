@@ -339,6 +339,7 @@ def _statements(marker: str) -> dict[str, str]:
         "bump": "INSERT INTO source_revisions (source_id, revision) VALUES (?, 1) "
                 "ON CONFLICT (source_id) DO UPDATE SET revision = source_revisions.revision + 1",
         "revisions": "SELECT source_id, revision FROM source_revisions",
+        "revision": "SELECT revision FROM source_revisions WHERE source_id = ?",
         "states": f"SELECT {state_columns} FROM sources",
         "state": f"SELECT {state_columns} FROM sources WHERE id = ?",
         # created is kept: it says when the source was first recorded.
@@ -475,6 +476,16 @@ class Store:
         with self.engine.connect() as conn, _cursor(conn) as cur:
             cur.execute(self._sql["revisions"])
             return dict(cur.fetchall())
+
+    def source_view(self, source_id: str) -> tuple[SourceState, int]:
+        """One source's state and revision (:meth:`state`, :meth:`revisions`), in one read."""
+        with self.engine.connect() as conn, _cursor(conn) as cur:
+            cur.execute(self._sql["state"], (source_id,))
+            row = cur.fetchone()
+            cur.execute(self._sql["revision"], (source_id,))
+            found = cur.fetchone()
+        revision = int(found[0]) if found else 0
+        return (_state_from_tuple(row) if row else SourceState(id=source_id)), revision
 
     # -- health --------------------------------------------------------------------------
 

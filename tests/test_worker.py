@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from atomcheck import assert_valid_atom
+from conftest import LocalServer
 
 from feeds import poll, topics
 from feeds.config import parse_config
@@ -151,3 +153,62 @@ def test_a_worker_that_stops_answering_is_killed_and_the_job_done_here(
         assert worker.process.wait(timeout=10) == -signal.SIGKILL
     finally:
         pool.close()
+
+
+def rss(n: int) -> str:
+    items = "".join(
+        f"<item><title>青岛 story {n}.{i}</title><link>https://example.org/{n}/{i}</link>"
+        f"<description>&lt;p&gt;Body {n}.{i} &lt;a href=\"/rel/{i}\"&gt;more&lt;/a&gt;&lt;/p&gt;"
+        f"</description><pubDate>Thu, 05 Dec 2024 0{i}:{n:02d}:00 GMT</pubDate></item>"
+        for i in range(3))
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {n}</title>'
+            f"<link>https://example.org/{n}</link>{items}</channel></rss>")
+
+
+def test_run_once_with_workers_writes_source_feeds_while_polling(
+        tmp_path: Path, http_server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_once with worker processes writes each source's feeds as soon as it is stored,
+    and the output equals a cycle without workers; a second cycle rewrites nothing."""
+    from feeds.config import load_config
+    from feeds.publish import EarlyPublisher
+    from feeds.scheduler import Service
+
+    for n in range(6):
+        http_server.add(f"/{n}.rss", rss(n), headers={"Content-Type": "application/rss+xml"})
+    early: list[str] = []
+    real = EarlyPublisher.source_stored
+
+    def counting(self: EarlyPublisher, source: Any) -> None:
+        early.append(source.id)
+        real(self, source)
+
+    monkeypatch.setattr(EarlyPublisher, "source_stored", counting)
+    monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 1)
+    outputs = {}
+    for name, processes in (("threads", 0), ("workers", 2)):
+        monkeypatch.setattr(poll, "PARSE_PROCESSES", processes)
+        directory = tmp_path / name
+        directory.mkdir()
+        lines = ["defaults: {allow_private: true, jitter: 0, per_host: 4, host_delay: 1ms}",
+                 "output: {dir: out, base_url: 'https://feeds.example.org/'}",
+                 "store: {path: feeds.db}", "topics: [{id: qingdao, any: [青岛]}]", "sources:"]
+        lines += [f"  - {{id: s{n}, url: '{http_server.url(f'/{n}.rss')}'}}" for n in range(6)]
+        path = directory / "feeds.yaml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        service = Service(path, load_config(path), workers=2,
+                          clock=lambda: T0 + timedelta(days=1))
+        try:
+            results, _ = service.run_once()
+            assert all(r.new == 3 for r in results)
+            first = files(directory / "out")
+            _, changed = service.run_once()
+            assert changed == []
+        finally:
+            service.close()
+        assert files(directory / "out") == first
+        outputs[name] = first
+    assert sorted(early) == [f"s{n}" for n in range(6)]  # only the cycle with workers
+    for output in outputs.values():
+        del output["health.atom"]  # its <updated> is the store's creation time
+    assert outputs["workers"] == outputs["threads"]
+    assert_valid_atom(outputs["workers"]["sources/s3.atom"])
