@@ -95,6 +95,22 @@ def check_timezone(value: Any) -> str:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+_NO_PAUSE = re.compile(r"\s*0+(\.0*)?\s*(ms|s|m|h)?\s*")
+
+
+def parse_pause(value: Any) -> timedelta:
+    """:func:`parse_duration`, or no pause at all: ``0``, ``0s``."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return timedelta(0)
+    if isinstance(value, str) and _NO_PAUSE.fullmatch(value.lower()):
+        return timedelta(0)
+    return parse_duration(value)
+
+
+# A pause that may be none (host_delay 0: a host of one's own, such as a local RSSHub).
+Pause = Annotated[timedelta, BeforeValidator(parse_pause)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 TimeZone = Annotated[str, BeforeValidator(check_timezone)]
 Identifier = Annotated[
@@ -145,7 +161,7 @@ class Defaults(Strict):
     max_backoff: Duration = timedelta(hours=24)
     # Politeness: requests at a time to one host, and the pause between them.
     per_host: int = Field(default=1, ge=1, le=16)
-    host_delay: Duration = timedelta(seconds=1)
+    host_delay: Pause = timedelta(seconds=1)
     # Sources polled at the same time by the service (`feeds run --workers` overrides).
     workers: int = Field(default=4, ge=1, le=64)
     # Up to this fraction of the interval is added at random to each due time.

@@ -323,6 +323,23 @@ def test_valid_durations(tmp_path: Path, value: object, expected: timedelta) -> 
     assert load_config(path).defaults.interval == expected
 
 
+@pytest.mark.parametrize(("value", "expected"), [
+    (0, timedelta(0)), ("0", timedelta(0)), ("0s", timedelta(0)), ("0ms", timedelta(0)),
+    ("250ms", timedelta(milliseconds=250)), ("2s", timedelta(seconds=2)),
+])
+def test_host_delay_may_be_zero(tmp_path: Path, value: object, expected: timedelta) -> None:
+    """host_delay takes a duration or no pause at all (a host of one's own)."""
+    path = write(tmp_path, f"defaults:\n  host_delay: {value}\n")
+    assert load_config(path).defaults.host_delay == expected
+
+
+def test_host_delay_cannot_be_negative(tmp_path: Path) -> None:
+    """A negative pause is an error naming the line."""
+    path = write(tmp_path, "defaults:\n  host_delay: -1\n")
+    with pytest.raises(ConfigError, match=r":2: defaults.host_delay: a duration must be positive"):
+        load_config(path)
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [(1000000, 1_000_000), ("5MB", 5_000_000), ("512KiB", 524_288), ("5 mb", 5_000_000),

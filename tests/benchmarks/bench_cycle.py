@@ -114,7 +114,7 @@ def feeds_config(directory: Path, urls: list[str], topics: int = 20) -> Path:
         # Every generated feed is on one host (127.0.0.1); the politeness defaults (one request
         # per host, 1 s apart) would serialise the cycle. reader has no such limit; on real
         # sources the 1,000 feeds are on as many hosts.
-        "defaults: {allow_private: true, interval: 30m, per_host: 16, host_delay: 0.1ms}",
+        "defaults: {allow_private: true, interval: 30m, per_host: 16, host_delay: 0}",
         f"output: {{dir: {json.dumps(str(directory / 'output'))}, "
         'base_url: "https://feeds.example.org/"}',
         f"store: {{path: {json.dumps(str(directory / 'feeds.db'))}}}",
