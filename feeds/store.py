@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
@@ -377,6 +378,10 @@ class Store:
     def __init__(self, engine: Engine, location: str) -> None:
         self.engine = engine
         self.location = location
+        # SQLite has one writer at a time, and a writer that finds the database locked
+        # sleeps in growing steps (up to 100 ms) before it tries again. Threads of this
+        # process take turns here instead, woken the moment the last one commits.
+        self._write_lock = threading.Lock()
         marker = _MARKERS.get(engine.dialect.paramstyle)
         if marker is None:
             raise StoreError(f"{location}: driver parameter style "
@@ -468,7 +473,7 @@ class Store:
         rows = {state.id: _state_values(state, now) for state in states}
         if not rows:
             return
-        with self.engine.begin() as conn, _cursor(conn) as cur:
+        with self._write_lock, self.engine.begin() as conn, _cursor(conn) as cur:
             cur.executemany(self._sql["save_state"], list(rows.values()))
 
     def revisions(self) -> dict[str, int]:
@@ -491,7 +496,7 @@ class Store:
 
     def add_health_event(self, event: HealthEvent) -> None:
         values = {k: v for k, v in asdict(event).items() if k != "id"}
-        with self.engine.begin() as conn:
+        with self._write_lock, self.engine.begin() as conn:
             conn.execute(sa.insert(health_table).values(values))
 
     def health_events(self, limit: int = 100) -> list[HealthEvent]:
@@ -522,7 +527,7 @@ class Store:
             unique.setdefault(article.key, article)
         now_iso, now_ts = _iso(now), now.timestamp()
         sql, marker = self._sql, self._marker
-        with self.engine.begin() as conn, _cursor(conn) as cur:
+        with self._write_lock, self.engine.begin() as conn, _cursor(conn) as cur:
             # What the source holds of these keys: only what tells new, changed and unchanged.
             existing: dict[str, tuple[str, str]] = {}
             keys = list(unique)
