@@ -334,6 +334,11 @@ def test_one_pass_evaluation_agrees_with_per_article_matching(tmp_path: Path,
     ruleset = RuleSet(index.topic_rules.values())
     with store.engine.connect() as conn:
         result = scan(conn, ruleset)
+        enabled_only = scan(conn, ruleset, enabled={"beta"})
+    # Bitsets only for the sources rules name (one per source costs sources x articles bits).
+    assert set(result.sources) == {"beta"}
+    assert result.enabled == result.universe
+    assert enabled_only.enabled == result.sources["beta"] != result.universe
     stored = {s.article.key: s for s in store.iter_articles()}
     ids = {row_id: key for key, row_id in _ids(store).items()}
     for t in config.topics:
