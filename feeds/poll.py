@@ -207,6 +207,18 @@ class ParsePool:
             return outcome
         raise RuntimeError(f"sketch process answered {outcome!r}")
 
+    def render_source(self, path: str, source_id: str, limit: int, meta: FeedSpec,
+                      files: list[tuple[str, str]], base_url: str, author: str,
+                      empty_updated: datetime) -> tuple[list[bool], int, datetime | None]:
+        """:func:`feeds.worker.render_source`: a source's feeds from the store file."""
+        from feeds.worker import render_source
+
+        args = (path, source_id, limit, meta, files, base_url, author, empty_updated)
+        outcome = self._run(("render_source", *args), lambda: render_source(*args))
+        if isinstance(outcome, tuple) and len(outcome) == 3:
+            return outcome
+        raise RuntimeError(f"render process answered {outcome!r}")
+
     def render(self, fmt: str, spec: FeedSpec, base_url: str, author: str,
                empty_updated: datetime, path: Path) -> bool:
         """Render ``spec`` and write it to ``path`` (:func:`feeds.worker.render_file`)."""

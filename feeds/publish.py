@@ -388,17 +388,25 @@ class EarlyPublisher:
         ...  early.source_stored(source)   # from the poll threads
         publish_all(config, store, now, pool, early=early)
 
-    Sources with a filter wait for publish_all: their entries need the topic index.
+    With a SQLite store the worker reads the source's articles from the file itself, so this
+    process neither reads them back nor sends them over. Sources with a filter wait for
+    publish_all: their entries need the topic index.
     """
 
     def __init__(self, config: Config, store: Store, pool: ParsePool | None) -> None:
-        self.config, self.store = config, store
+        self.config, self.store, self.pool = config, store, pool
         self.formats = ("atom", *(f for f in config.output.formats if f != "atom"))
         self.created = store.created
         self.writer = _Writer(pool, config.output.base_url, config.output.author, self.created)
         # Atom path -> the signatures written for each format, and the feed's summary.
         self.done: dict[str, tuple[dict[str, str], FeedSummary]] = {}
         self._lock = threading.Lock()
+        self.path = store.sqlite_file if pool is not None else None
+        self._threads: ThreadPoolExecutor | None = None
+        self._slots = threading.BoundedSemaphore(2 * (pool.processes if pool else 1))
+        self._jobs: list[Future[list[Path]]] = []
+        if pool is not None and self.path is not None:
+            self._threads = ThreadPoolExecutor(pool.processes, thread_name_prefix="render")
 
     def source_stored(self, source: Source) -> None:
         if source.filter or not source.enabled:
@@ -409,15 +417,40 @@ class EarlyPublisher:
         signatures = {f: revision_signature(meta, f, output.base_url, output.author,
                                             self.created, output.max_entries, revision)
                       for f in self.formats}
-        spec = replace(meta, entries=self.store.latest(source.id, output.max_entries))
-        for fmt in self.formats:
-            self.writer.write(fmt, spec, out / spec.path_for(fmt))
-        with self._lock:
-            self.done[meta.relative_path] = (signatures, FeedSummary.of(spec))
+        pool, path, threads = self.pool, self.path, self._threads
+        if pool is None or path is None or threads is None:
+            spec = replace(meta, entries=self.store.latest(source.id, output.max_entries))
+            for fmt in self.formats:
+                self.writer.write(fmt, spec, out / spec.path_for(fmt))
+            with self._lock:
+                self.done[meta.relative_path] = (signatures, FeedSummary.of(spec))
+            return
+        files = [(fmt, str(out / meta.path_for(fmt))) for fmt in self.formats]
+        self._slots.acquire()
+
+        def job() -> list[Path]:
+            try:
+                flags, count, newest = pool.render_source(
+                    path, source.id, output.max_entries, meta, files, output.base_url,
+                    output.author, self.created)
+            finally:
+                self._slots.release()
+            with self._lock:
+                self.done[meta.relative_path] = (signatures, FeedSummary(count, newest))
+            return [Path(target) for (_, target), changed in zip(files, flags, strict=True)
+                    if changed]
+
+        self._jobs.append(threads.submit(job))
 
     def finish(self) -> list[Path]:
         """Wait for the files in flight; the files that changed."""
-        return self.writer.finish()
+        changed = self.writer.finish()
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
+            for job in self._jobs:
+                changed += job.result()  # the first failed job raises here
+        return changed
 
 
 def publish_all(config: Config, store: Store, now: datetime | None = None,

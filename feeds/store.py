@@ -22,8 +22,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from feeds.errors import StoreError
-from feeds.model import Article, Enclosure, Image, Person
+from feeds.model import Article
 from feeds.model import Stored as Stored  # re-exported: it lived here first
+from feeds.rows import ARTICLE_COLUMNS as _ARTICLE_COLUMNS
+from feeds.rows import article_from_tuple as _article_from_tuple
+from feeds.rows import enclosures as _enclosures
+from feeds.rows import images as _images
+from feeds.rows import persons as _persons
+from feeds.rows import strings as _strings
+from feeds.rows import when as _when
 
 log = logging.getLogger(__name__)
 
@@ -203,10 +210,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat()
 
 
-def _when(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
 def _categories_json(items: Sequence[str]) -> str:
     if not items:
         return "[]"
@@ -236,29 +239,6 @@ def _changing_values(article: Article, updated: datetime | None, sort_ts: float
             a.fingerprint)
 
 
-# Decoded JSON lists are immutable (tuples of frozen dataclasses), so equal texts can share
-# them: the same authors and categories recur through a source's articles, and json.loads
-# plus the dataclasses cost more than reading the row.
-@functools.lru_cache(maxsize=8192)
-def _persons(text: str) -> tuple[Person, ...]:
-    return () if text == "[]" else tuple(Person(**p) for p in json.loads(text))
-
-
-@functools.lru_cache(maxsize=8192)
-def _strings(text: str) -> tuple[str, ...]:
-    return () if text == "[]" else tuple(json.loads(text))
-
-
-@functools.lru_cache(maxsize=8192)
-def _images(text: str) -> tuple[Image, ...]:
-    return () if text == "[]" else tuple(Image(**i) for i in json.loads(text))
-
-
-@functools.lru_cache(maxsize=8192)
-def _enclosures(text: str) -> tuple[Enclosure, ...]:
-    return () if text == "[]" else tuple(Enclosure(**e) for e in json.loads(text))
-
-
 def _article_from_row(row: Any) -> Article:
     """The article of a row of ``sa.select(articles_table, ...)``."""
     return Article(
@@ -282,17 +262,6 @@ def _article_from_row(row: Any) -> Article:
         fingerprint=row.fingerprint,
         content_hash=row.content_hash,
     )
-
-
-# The columns of an Article in the order of its fields, so a driver row is its arguments.
-_ARTICLE_COLUMNS = ", ".join(f.name for f in dataclass_fields(Article))
-
-
-def _article_from_tuple(r: tuple[Any, ...]) -> Article:
-    """The article of a driver row of _ARTICLE_COLUMNS (no SQLAlchemy result processing)."""
-    return Article(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _when(r[7]), _when(r[8]),
-                   _when(r[9]), _persons(r[10]), _persons(r[11]), r[12], _strings(r[13]),
-                   r[14], _images(r[15]), _enclosures(r[16]), r[17], r[18])
 
 
 _STATE_FIELDS = tuple(f.name for f in dataclass_fields(SourceState))
@@ -405,6 +374,14 @@ class Store:
         store = cls(engine, text)
         store._prepare()
         return store
+
+    @property
+    def sqlite_file(self) -> str | None:
+        """The file of a SQLite store (another process can read it itself), else None."""
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return url.database
 
     def close(self) -> None:
         self.engine.dispose()

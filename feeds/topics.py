@@ -936,10 +936,7 @@ def _sketch(article: Article) -> Sketch:
 
 def _sqlite_path(store: Store) -> str | None:
     """The file of a SQLite store (a worker process can read it itself), else None."""
-    url = store.engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return url.database
+    return store.sqlite_file
 
 
 # Feed entries computed in this process, by everything they depend on (see Index._entries).

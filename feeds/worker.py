@@ -6,11 +6,10 @@ Parsing and rendering are pure CPU work under the GIL, so threads cannot spread 
 cores. This process imports only what those two jobs need (lxml, nh3, feedgen, the model):
 no config, no store, no HTTP client.
 
-Each message is an 8-byte big-endian length and a pickle. In: ``("parse", body, context,
-content_type)``, ``("render", fmt, spec, base_url, author, empty_updated, path)`` or
-``("fold", rows, wanted)``. Out: a ParsedFeed or a ParseFailure for a parse, True/False (file
-changed) for a render, the folded texts for a fold (:func:`feeds.folding.fold_rows`), or
-``("crash", traceback)``.
+Each message is an 8-byte big-endian length and a pickle: a job name and its arguments
+(``parse``, ``render``, ``render_source``, ``fold``, and the topic jobs ``scan``, ``dedup``,
+``sketch``; see :func:`handle`). Out: the job's result, a ParseFailure for a feed that is
+not one, or ``("crash", traceback)``.
 """
 
 from __future__ import annotations
@@ -37,6 +36,23 @@ def render_file(fmt: str, spec: FeedSpec, base_url: str, author: str, empty_upda
     return write_atomic(Path(path), data)
 
 
+def render_source(path: str, source_id: str, limit: int, meta: FeedSpec,
+                  files: list[tuple[str, str]], base_url: str, author: str,
+                  empty_updated: datetime) -> tuple[list[bool], int, datetime | None]:
+    """Read a source's newest ``limit`` articles from the SQLite file at ``path`` and write
+    its feed in each (format, file) of ``files``; per file whether it changed, then the
+    entry count and newest date (FeedSummary) of the feed."""
+    from dataclasses import replace
+
+    from feeds.rows import latest_from_file
+
+    spec = replace(meta, entries=latest_from_file(path, source_id, limit))
+    changed = [render_file(fmt, spec, base_url, author, empty_updated, target)
+               for fmt, target in files]
+    newest = max((max(s.effective_updated, s.sort_date) for s in spec.entries), default=None)
+    return changed, len(spec.entries), newest
+
+
 def handle(message: tuple[Any, ...]) -> object:
     kind, *args = message
     if kind == "parse":
@@ -45,6 +61,8 @@ def handle(message: tuple[Any, ...]) -> object:
         return parse_feed_outcome(*args)
     if kind == "render":
         return render_file(*args)
+    if kind == "render_source":
+        return render_source(*args)
     if kind == "fold":
         from feeds.folding import fold_rows
 

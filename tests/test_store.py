@@ -365,6 +365,12 @@ def test_latest_matches_the_sqlalchemy_reader(store: Store) -> None:
             sa.select(articles_table).order_by(articles_table.c.sort_ts.desc()))]
     assert [s.article for s in store.latest("s", 10)] == core
     assert [a.key for a in core] == ["b", "a"]
+    # What a worker process reads from the file itself (feeds.rows, no SQLAlchemy).
+    from feeds.rows import latest_from_file
+
+    assert store.sqlite_file is not None
+    assert latest_from_file(store.sqlite_file, "s", 10) == store.latest("s", 10)
+    assert latest_from_file(store.sqlite_file, "s", 1) == store.latest("s", 1)
 
 
 def test_json_lists_encode_alike_from_tuples_and_lists() -> None:
