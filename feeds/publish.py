@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -142,6 +142,19 @@ def source_meta(source: Source, state: SourceState | None) -> FeedSpec:
     )
 
 
+def topic_meta(topic: Topic) -> FeedSpec:
+    """The feed of one topic without its entries: what OPML and index.html need."""
+    return FeedSpec(kind="topics", ident=topic.id, title=topic.title or topic.id,
+                    subtitle=topic.description, entries=(),
+                    language=language_tag(topic.language), conversion=topic.convert)
+
+
+def all_meta(config: Config) -> FeedSpec:
+    """The ``all`` feed without its entries."""
+    return FeedSpec(kind="", ident="all", title=f"{config.output.title}: all sources",
+                    subtitle="Every source in one feed, each story once", entries=())
+
+
 def topic_spec(config: Config, topic: Topic, store: Store, now: datetime,
                index: Index | None = None) -> FeedSpec:
     """The feed of one topic: matching articles from its sources, each story once, newest
@@ -151,27 +164,12 @@ def topic_spec(config: Config, topic: Topic, store: Store, now: datetime,
 
         index = Index(config, store)
         index.update()
-    entries = index.topic_entries(topic, now)
-    return FeedSpec(
-        kind="topics",
-        ident=topic.id,
-        title=topic.title or topic.id,
-        subtitle=topic.description,
-        entries=entries,
-        language=language_tag(topic.language),
-        conversion=topic.convert,
-    )
+    return replace(topic_meta(topic), entries=index.topic_entries(topic, now))
 
 
 def all_spec(config: Config, index: Index) -> FeedSpec:
     """The ``all`` feed: every enabled source, filtered, each story once."""
-    return FeedSpec(
-        kind="",
-        ident="all",
-        title=f"{config.output.title}: all sources",
-        subtitle="Every source in one feed, each story once",
-        entries=index.all_entries(),
-    )
+    return replace(all_meta(config), entries=index.all_entries())
 
 
 # What each written feed was rendered from, so an unchanged feed is not rendered again.
@@ -326,13 +324,8 @@ def topic_inputs(config: Config, revisions: dict[str, int], formats: Sequence[st
 
 def topic_metas(config: Config) -> list[FeedSpec]:
     """The topic feeds (and the ``all`` feed) as they are named, without their entries."""
-    metas = [FeedSpec(kind="", ident="all", title=f"{config.output.title}: all sources",
-                      subtitle="Every source in one feed, each story once", entries=())
-             ] if config.output.all_feed else []
-    return metas + [FeedSpec(kind="topics", ident=t.id, title=t.title or t.id,
-                             subtitle=t.description, entries=(),
-                             language=language_tag(t.language), conversion=t.convert)
-                    for t in config.topics]
+    return ([all_meta(config)] if config.output.all_feed else []) + [
+        topic_meta(t) for t in config.topics]
 
 
 class _Writer:
@@ -347,35 +340,40 @@ class _Writer:
         self.pool = pool
         self.args = (base_url, author, empty_updated)
         self.changed: list[Path] = []
-        self._futures: list[tuple[Future[bool], Path]] = []
+        self._jobs: list[Future[list[Path]]] = []
         self._threads: ThreadPoolExecutor | None = None
-        self._slots: threading.BoundedSemaphore | None = None
+        self._slots = threading.BoundedSemaphore(2 * pool.processes if pool else 1)
         if pool is not None:
             self._threads = ThreadPoolExecutor(pool.processes, thread_name_prefix="render")
-            self._slots = threading.BoundedSemaphore(2 * pool.processes)
 
     def write(self, fmt: str, spec: FeedSpec, path: Path) -> None:
-        if self.pool is None or self._threads is None or self._slots is None:
+        pool = self.pool
+        if pool is None:
             if write_atomic(path, RENDERERS[fmt](spec, *self.args)):
                 self.changed.append(path)
             return
-        pool, slots = self.pool, self._slots
-        slots.acquire()
+        self.submit(lambda: [path] if pool.render(fmt, spec, *self.args, path) else [])
 
-        def job() -> bool:
+    def submit(self, job: Callable[[], list[Path]]) -> None:
+        """Run ``job`` (it returns the files it changed) on a render thread; with a pool only."""
+        assert self._threads is not None, "submit() needs a pool"
+        self._slots.acquire()
+
+        def run() -> list[Path]:
             try:
-                return pool.render(fmt, spec, *self.args, path)
+                return job()
             finally:
-                slots.release()
+                self._slots.release()
 
-        self._futures.append((self._threads.submit(job), path))
+        self._jobs.append(self._threads.submit(run))
 
     def finish(self) -> list[Path]:
         if self._threads is not None:
             self._threads.shutdown(wait=True)
             self._threads = None
             # In the order written; the first failed job raises here.
-            self.changed += [path for future, path in self._futures if future.result()]
+            for done in self._jobs:
+                self.changed += done.result()
         return self.changed
 
 
@@ -393,20 +391,14 @@ class EarlyPublisher:
     publish_all: their entries need the topic index.
     """
 
-    def __init__(self, config: Config, store: Store, pool: ParsePool | None) -> None:
+    def __init__(self, config: Config, store: Store, pool: ParsePool) -> None:
         self.config, self.store, self.pool = config, store, pool
         self.formats = ("atom", *(f for f in config.output.formats if f != "atom"))
         self.created = store.created
         self.writer = _Writer(pool, config.output.base_url, config.output.author, self.created)
-        # Atom path -> the signatures written for each format, and the feed's summary.
+        # Atom path -> the signature of each file written (by its path), and the summary.
         self.done: dict[str, tuple[dict[str, str], FeedSummary]] = {}
         self._lock = threading.Lock()
-        self.path = store.sqlite_file if pool is not None else None
-        self._threads: ThreadPoolExecutor | None = None
-        self._slots = threading.BoundedSemaphore(2 * (pool.processes if pool else 1))
-        self._jobs: list[Future[list[Path]]] = []
-        if pool is not None and self.path is not None:
-            self._threads = ThreadPoolExecutor(pool.processes, thread_name_prefix="render")
 
     def source_stored(self, source: Source) -> None:
         if source.filter or not source.enabled:
@@ -414,43 +406,36 @@ class EarlyPublisher:
         output, out = self.config.output, self.config.output_dir
         state, revision = self.store.source_view(source.id)
         meta = source_meta(source, state)
-        signatures = {f: revision_signature(meta, f, output.base_url, output.author,
-                                            self.created, output.max_entries, revision)
-                      for f in self.formats}
-        pool, path, threads = self.pool, self.path, self._threads
-        if pool is None or path is None or threads is None:
+        signatures = {meta.path_for(f): revision_signature(
+            meta, f, output.base_url, output.author, self.created, output.max_entries, revision)
+            for f in self.formats}
+        pool, path = self.pool, self.store.sqlite_file
+        if path is None:  # not SQLite: the rows are read here and sent
             spec = replace(meta, entries=self.store.latest(source.id, output.max_entries))
             for fmt in self.formats:
                 self.writer.write(fmt, spec, out / spec.path_for(fmt))
-            with self._lock:
-                self.done[meta.relative_path] = (signatures, FeedSummary.of(spec))
+            self._record(meta, signatures, FeedSummary.of(spec))
             return
         files = [(fmt, str(out / meta.path_for(fmt))) for fmt in self.formats]
-        self._slots.acquire()
 
         def job() -> list[Path]:
-            try:
-                flags, count, newest = pool.render_source(
-                    path, source.id, output.max_entries, meta, files, output.base_url,
-                    output.author, self.created)
-            finally:
-                self._slots.release()
-            with self._lock:
-                self.done[meta.relative_path] = (signatures, FeedSummary(count, newest))
+            flags, count, newest = pool.render_source(
+                path, source.id, output.max_entries, meta, files, output.base_url,
+                output.author, self.created)
+            self._record(meta, signatures, FeedSummary(count, newest))
             return [Path(target) for (_, target), changed in zip(files, flags, strict=True)
                     if changed]
 
-        self._jobs.append(threads.submit(job))
+        self.writer.submit(job)
+
+    def _record(self, meta: FeedSpec, signatures: dict[str, str], summary: FeedSummary
+                ) -> None:
+        with self._lock:
+            self.done[meta.relative_path] = (signatures, summary)
 
     def finish(self) -> list[Path]:
         """Wait for the files in flight; the files that changed."""
-        changed = self.writer.finish()
-        if self._threads is not None:
-            self._threads.shutdown(wait=True)
-            self._threads = None
-            for job in self._jobs:
-                changed += job.result()  # the first failed job raises here
-        return changed
+        return self.writer.finish()
 
 
 def publish_all(config: Config, store: Store, now: datetime | None = None,
@@ -490,6 +475,20 @@ def publish_all(config: Config, store: Store, now: datetime | None = None,
     def content_signatures(spec: FeedSpec) -> dict[str, str]:
         return {f: spec_signature(spec, f, base_url, author, empty_updated) for f in formats}
 
+    def keep(meta: FeedSpec, summary: FeedSummary | None, known: dict[str, str],
+             wanted: dict[str, str] | None = None) -> bool:
+        """Record ``meta``'s files as they are, unrendered, if ``known`` (signatures by path
+        of files written) signs every format, with ``wanted``'s signatures when given, and
+        the files exist."""
+        signed = {f: known.get(meta.path_for(f)) for f in formats}
+        if summary is None or not all(signed.values()) or (
+                wanted is not None and signed != wanted) or not all(
+                (out / meta.path_for(f)).is_file() for f in formats):
+            return False
+        record.signatures.update({meta.path_for(f): str(sig) for f, sig in signed.items()})
+        record.summaries[meta.relative_path] = summary
+        return True
+
     # Topics, the all feed and source filters need the index (new articles folded and
     # sketched, rules evaluated over what they have not seen); plain source feeds do not.
     matched: Index | None = None
@@ -497,25 +496,19 @@ def publish_all(config: Config, store: Store, now: datetime | None = None,
     indexed: Future[dict[str, int]] | None = None
     # Topic feeds whose inputs have not changed since the last publish are not computed
     # again (nor is the index opened): a cycle of 304s costs no topic work.
+    filtered = any(s.filter for s in sources)
     inputs = topic_inputs(config, revisions, formats, empty_updated)
     record.topics = inputs
     reused = topic_metas(config)
-    if not (inputs is not None and previous.topics == inputs and not any(
-            s.filter for s in sources) and all(
-            m.relative_path in previous.summaries and all(
-                previous.signatures.get(m.path_for(f)) and (out / m.path_for(f)).is_file()
-                for f in formats) for m in reused)):
-        reused = []
-    if reused:
-        for meta in reused:
-            record.summaries[meta.relative_path] = previous.summaries[meta.relative_path]
-            record.signatures.update(
-                {meta.path_for(f): previous.signatures[meta.path_for(f)] for f in formats})
-    elif config.topics or config.output.all_feed or any(s.filter for s in sources):
+    if inputs is None or previous.topics != inputs or filtered or not all(
+            keep(m, previous.summaries.get(m.relative_path), previous.signatures)
+            for m in reused):
+        reused = []  # each topic feed computed below records itself again
+    if not reused and (config.topics or config.output.all_feed or filtered):
         from feeds.topics import Index
 
         matched = Index(config, store, pool)
-        if pool is not None and not any(s.filter for s in sources):
+        if pool is not None and not filtered:
             # Folding (in the workers) and matching the new articles overlap with the source
             # feeds below, which do not need the index.
             indexing = ThreadPoolExecutor(1, thread_name_prefix="index")
@@ -538,18 +531,9 @@ def publish_all(config: Config, store: Store, now: datetime | None = None,
             signatures = {f: revision_signature(meta, f, base_url, author, empty_updated, limit,
                                                 revision) for f in formats}
             written = early.done.get(key) if early is not None else None
-            if written is not None and written[0] == signatures and all(
-                    (out / meta.path_for(f)).is_file() for f in formats):
-                record.signatures.update({meta.path_for(f): signatures[f] for f in formats})
-                record.summaries[key] = written[1]
+            if written is not None and keep(meta, written[1], written[0], signatures):
                 continue  # written while the cycle polled
-            summary = previous.summaries.get(key)
-            if summary is not None and all(
-                previous.signatures.get(meta.path_for(f)) == signatures[f]
-                and (out / meta.path_for(f)).is_file() for f in formats
-            ):
-                record.signatures.update({meta.path_for(f): signatures[f] for f in formats})
-                record.summaries[key] = summary
+            if keep(meta, previous.summaries.get(key), previous.signatures, signatures):
                 continue
             spec = replace(meta, entries=store.latest(source.id, limit))
             write(spec, signatures)

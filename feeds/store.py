@@ -430,8 +430,11 @@ class Store:
 
     def state(self, source_id: str) -> SourceState:
         with self.engine.connect() as conn, _cursor(conn) as cur:
-            cur.execute(self._sql["state"], (source_id,))
-            row = cur.fetchone()
+            return self._state(cur, source_id)
+
+    def _state(self, cur: Any, source_id: str) -> SourceState:
+        cur.execute(self._sql["state"], (source_id,))
+        row = cur.fetchone()
         return _state_from_tuple(row) if row else SourceState(id=source_id)
 
     def states(self) -> dict[str, SourceState]:
@@ -462,12 +465,10 @@ class Store:
     def source_view(self, source_id: str) -> tuple[SourceState, int]:
         """One source's state and revision (:meth:`state`, :meth:`revisions`), in one read."""
         with self.engine.connect() as conn, _cursor(conn) as cur:
-            cur.execute(self._sql["state"], (source_id,))
-            row = cur.fetchone()
+            state = self._state(cur, source_id)
             cur.execute(self._sql["revision"], (source_id,))
             found = cur.fetchone()
-        revision = int(found[0]) if found else 0
-        return (_state_from_tuple(row) if row else SourceState(id=source_id)), revision
+        return state, int(found[0]) if found else 0
 
     # -- health --------------------------------------------------------------------------
 

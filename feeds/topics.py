@@ -934,11 +934,6 @@ def _sketch(article: Article) -> Sketch:
     return Sketch(frozenset(), 0)
 
 
-def _sqlite_path(store: Store) -> str | None:
-    """The file of a SQLite store (a worker process can read it itself), else None."""
-    return store.sqlite_file
-
-
 # Feed entries computed in this process, by everything they depend on (see Index._entries).
 _ENTRIES: dict[tuple[Any, ...], list[Stored]] = {}
 
@@ -1061,7 +1056,7 @@ class Index:
         need = set(hashes) | self.filter_hashes
         with self.store.engine.connect() as conn:
             result = scan(conn, RuleSet(rules[h] for h in need), self.pool,
-                          _sqlite_path(self.store), sources=set(self.filters),
+                          self.store.sqlite_file, sources=set(self.filters),
                           enabled=set(self.enabled))
         universe = result.universe
         eligible = result.enabled
@@ -1192,7 +1187,7 @@ class Index:
                     out[r[0]] = (r[1], r[2], r[3])
             usable = self._sketch_from_index(conn)
         missing = [aid for aid in ids if aid not in out]
-        pool, path = self.pool, _sqlite_path(self.store)
+        pool, path = self.pool, self.store.sqlite_file
         if not missing or pool is None or path is None or not usable:
             return out
         jobs = pool.processes

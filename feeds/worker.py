@@ -8,17 +8,19 @@ no config, no store, no HTTP client.
 
 Each message is an 8-byte big-endian length and a pickle: a job name and its arguments
 (``parse``, ``render``, ``render_source``, ``fold``, and the topic jobs ``scan``, ``dedup``,
-``sketch``; see :func:`handle`). Out: the job's result, a ParseFailure for a feed that is
+``sketch``; see :data:`JOBS`). Out: the job's result, a ParseFailure for a feed that is
 not one, or ``("crash", traceback)``.
 """
 
 from __future__ import annotations
 
+import importlib
 import pickle
 import signal
 import struct
 import sys
 import traceback
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,33 +55,26 @@ def render_source(path: str, source_id: str, limit: int, meta: FeedSpec,
     return changed, len(spec.entries), newest
 
 
-def handle(message: tuple[Any, ...]) -> object:
-    kind, *args = message
-    if kind == "parse":
-        from feeds.sources.feed import parse_feed_outcome
+# Every job a worker process runs, by name: the module and function it calls. Modules load on
+# a job's first use, so a worker that only parses never imports the topic or rendering code.
+JOBS: dict[str, tuple[str, str]] = {
+    "parse": ("feeds.sources.feed", "parse_feed_outcome"),
+    "render": ("feeds.worker", "render_file"),
+    "render_source": ("feeds.worker", "render_source"),
+    "fold": ("feeds.folding", "fold_rows"),
+    "scan": ("feeds.folding", "scan_range"),
+    "dedup": ("feeds.folding", "dedup_feeds"),
+    "sketch": ("feeds.folding", "sketch_range"),
+}
 
-        return parse_feed_outcome(*args)
-    if kind == "render":
-        return render_file(*args)
-    if kind == "render_source":
-        return render_source(*args)
-    if kind == "fold":
-        from feeds.folding import fold_rows
 
-        return fold_rows(*args)
-    if kind == "scan":
-        from feeds.folding import scan_range
-
-        return scan_range(*args)
-    if kind == "dedup":
-        from feeds.folding import dedup_feeds
-
-        return dedup_feeds(*args)
-    if kind == "sketch":
-        from feeds.folding import sketch_range
-
-        return sketch_range(*args)
-    raise ValueError(f"unknown job {kind!r}")
+def run_job(kind: str, args: Sequence[Any]) -> Any:
+    """Job ``kind`` of :data:`JOBS` with ``args``, in this process (a worker, or the parent
+    when it has none)."""
+    if kind not in JOBS:
+        raise ValueError(f"unknown job {kind!r}")
+    module, name = JOBS[kind]
+    return getattr(importlib.import_module(module), name)(*args)
 
 
 def serve() -> None:
@@ -93,7 +88,7 @@ def serve() -> None:
             return  # the poller closed the pipe: the cycle is over
         message = pickle.loads(stdin.read(struct.unpack(">Q", header)[0]))
         try:
-            outcome = handle(message)
+            outcome = run_job(message[0], message[1:])
         except Exception:
             outcome = ("crash", traceback.format_exc())
         data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)

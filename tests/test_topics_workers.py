@@ -123,7 +123,7 @@ def test_match_pass_in_worker_processes_equals_one_in_this_process(
         f"  - {{id: t{i}, {rule}}}" for i, rule in enumerate(RULES))), "c.yaml", tmp_path)
     Index(config, store).update()
     ruleset = RuleSet(Index(config, store).topic_rules.values())
-    path = topics._sqlite_path(store)
+    path = store.sqlite_file
     assert path is not None
     monkeypatch.setattr(topics, "SCAN_SPLIT", 10)
     calls: list[int] = []
