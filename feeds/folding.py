@@ -1,8 +1,12 @@
-"""Folding: the one form in which topic keywords and article text are compared.
+"""The half of the topics machinery a worker process (:mod:`feeds.worker`) runs: folding,
+the keyword match pass, near-duplicate sketches and dedup. Kept apart from
+:mod:`feeds.topics` (SQLAlchemy) so that workers load little; numpy loads only when a sketch
+is made, and the jobs that read the store open its SQLite file read-only
+(:func:`feeds.rows.read_only`).
 
-NFKC, case folding and Traditional to Simplified (OpenCC ``t2s``), so ``青岛`` matches
-``青島`` and ``ＱＩＮＧＤＡＯ``. Kept apart from :mod:`feeds.topics` (SQLAlchemy, numpy) so that
-a worker process (:mod:`feeds.worker`) can fold a cycle's new articles cheaply.
+Folding is the one form in which topic keywords and article text are compared: NFKC, case
+folding and Traditional to Simplified (OpenCC ``t2s``), so ``青岛`` matches ``青島`` and
+``ＱＩＮＧＤＡＯ``.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import chain
 from operator import itemgetter
-from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from feeds.extract.chinese import convert
+from feeds.rows import read_only
 from feeds.urls import canonical_url
 
 # Between the folded fields of one article in the index; fold() turns it into a space, so no
@@ -245,7 +249,6 @@ def scan_range(path: str, words: Sequence[str], regexes: Sequence[RegexJob], ids
                positions: bytes, size: int) -> ScanParts:
     """:func:`scan_rows` over the folded texts of ``ids`` (int64, ascending; ``positions``
     uint32, one each), read from the SQLite store at ``path`` (one job of a worker process)."""
-    import sqlite3
     from array import array
 
     id_list, pos_list = array("q"), array("I")
@@ -254,15 +257,9 @@ def scan_range(path: str, words: Sequence[str], regexes: Sequence[RegexJob], ids
     if not id_list:
         return {}, [bytearray(size) for _ in regexes]
     where = dict(zip(id_list, pos_list, strict=True))
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True)
-    try:
-        conn.execute("PRAGMA busy_timeout=10000")
-        rows = conn.execute(f"SELECT article_id, folded FROM {TEXT_TABLE} "
-                            "WHERE article_id BETWEEN ? AND ?", (id_list[0], id_list[-1]))
-        return scan_rows(rows, Finder(words), regexes, where, size)
-    finally:
-        conn.close()
+    rows = read_only(path).execute(f"SELECT article_id, folded FROM {TEXT_TABLE} "
+                                   "WHERE article_id BETWEEN ? AND ?", (id_list[0], id_list[-1]))
+    return scan_rows(rows, Finder(words), regexes, where, size)
 
 
 # -- near-duplicate sketches and dedup (light: a worker process dedups feeds too) -----------
@@ -584,26 +581,20 @@ def sketch_range(path: str, ids: bytes) -> list[SketchRow]:
     """The sketches of the articles ``ids`` (int64) from their folded text in the SQLite
     store at ``path``, as :meth:`feeds.topics.Index._load` makes them (one job of a worker
     process); an article whose folded text is of another version is left out."""
-    import sqlite3
     from array import array
 
     id_list = array("q")
     id_list.frombytes(ids)
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True)
+    conn = read_only(path)
     out: list[SketchRow] = []
-    try:
-        conn.execute("PRAGMA busy_timeout=10000")
-        for start in range(0, len(id_list), 500):
-            chunk = id_list[start : start + 500].tolist()
-            # `articles` is feeds.store's table of articles.
-            query = (f"SELECT t.article_id, a.content_hash, t.folded, a.url, a.canonical_url "
-                     f"FROM {TEXT_TABLE} t JOIN articles a ON a.id = t.article_id "
-                     f"WHERE t.content_hash = a.content_hash "
-                     f"AND t.article_id IN ({','.join('?' * len(chunk))})")
-            for aid, content_hash, folded, url, canonical in conn.execute(query, chunk):
-                sketch, packed = Sketch.packed(dedup_text(folded.split(SEP)))
-                out.append((aid, content_hash, url_key(canonical or url), packed, sketch.size))
-    finally:
-        conn.close()
+    for start in range(0, len(id_list), 500):
+        chunk = id_list[start : start + 500].tolist()
+        # `articles` is feeds.store's table of articles.
+        query = (f"SELECT t.article_id, a.content_hash, t.folded, a.url, a.canonical_url "
+                 f"FROM {TEXT_TABLE} t JOIN articles a ON a.id = t.article_id "
+                 f"WHERE t.content_hash = a.content_hash "
+                 f"AND t.article_id IN ({','.join('?' * len(chunk))})")
+        for aid, content_hash, folded, url, canonical in conn.execute(query, chunk):
+            sketch, packed = Sketch.packed(dedup_text(folded.split(SEP)))
+            out.append((aid, content_hash, url_key(canonical or url), packed, sketch.size))
     return out

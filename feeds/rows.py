@@ -11,6 +11,7 @@ import json
 import sqlite3
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from feeds.model import Article, Enclosure, Image, Person, Stored
@@ -61,13 +62,18 @@ LATEST = (f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE source_id = ? "
 _readers: dict[str, sqlite3.Connection] = {}
 
 
-def latest_from_file(path: str, source_id: str, limit: int) -> list[Stored]:
-    """:meth:`feeds.store.Store.latest` read straight from the SQLite file at ``path``
-    (read-only, one connection per process and file)."""
+def read_only(path: str) -> sqlite3.Connection:
+    """A read-only connection to the SQLite store at ``path``, one per process and file
+    (a worker process reads the store of its cycle while the parent writes it)."""
     conn = _readers.get(path)
     if conn is None:
-        conn = _readers[path] = sqlite3.connect(f"file:{path}?mode=ro", uri=True,
-                                                check_same_thread=False)
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        conn = _readers[path] = sqlite3.connect(uri, uri=True, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=10000")
-    rows = conn.execute(LATEST, (source_id, limit)).fetchall()
+    return conn
+
+
+def latest_from_file(path: str, source_id: str, limit: int) -> list[Stored]:
+    """:meth:`feeds.store.Store.latest` read straight from the SQLite file at ``path``."""
+    rows = read_only(path).execute(LATEST, (source_id, limit)).fetchall()
     return [Stored(source_id, article_from_tuple(r)) for r in rows]
