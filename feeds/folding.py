@@ -17,17 +17,20 @@ import re
 import struct
 import unicodedata
 from collections import _count_elements  # type: ignore[attr-defined]
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import chain
 from operator import itemgetter
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from feeds.extract.chinese import convert
-from feeds.rows import read_only
+from feeds.rows import TEXT_TABLE, read_only
 from feeds.urls import canonical_url
+
+if TYPE_CHECKING:
+    from feeds.model import Article
 
 # Between the folded fields of one article in the index; fold() turns it into a space, so no
 # keyword spans two fields.
@@ -61,6 +64,24 @@ def folded_values(values: Sequence[str | None], wanted: Sequence[bool]) -> str:
     field of :data:`feeds.topics.FIELDS`, whether some rule reads it (others stay empty).
     """
     title, summary, text, content_html, authors, contributors, categories, source_name = values
+    return _joined(wanted, title, summary, text, content_html,
+                   lambda: [p["name"] for p in (*json.loads(authors or "[]"),
+                                                *json.loads(contributors or "[]"))],
+                   lambda: json.loads(categories or "[]"), source_name)
+
+
+def fold_article(article: Article, wanted: Sequence[bool]) -> str:
+    """:func:`folded_values` of ``article`` as the store will hold it, from the article itself
+    (a cycle folds what it parses, in the worker process that parsed it)."""
+    a = article
+    return _joined(wanted, a.title, a.summary, a.text, a.content_html,
+                   lambda: [p.name for p in (*a.authors, *a.contributors)],
+                   lambda: list(a.categories), a.source_name)
+
+
+def _joined(wanted: Sequence[bool], title: str | None, summary: str | None, text: str | None,
+            content_html: str | None, people: Callable[[], list[str]],
+            categories: Callable[[], list[str]], source_name: str | None) -> str:
     out = []
     for n, want in enumerate(wanted):
         if not want:
@@ -72,11 +93,9 @@ def folded_values(values: Sequence[str | None], wanted: Sequence[bool]) -> str:
         elif n == 2:
             out.append(fold(body_text(text, content_html)))
         elif n == 3:
-            people = [p["name"] for p in (*json.loads(authors or "[]"),
-                                          *json.loads(contributors or "[]"))]
-            out.append(fold("\n".join(people)))
+            out.append(fold("\n".join(people())))
         elif n == 4:
-            out.append(fold("\n".join(json.loads(categories or "[]"))))
+            out.append(fold("\n".join(categories())))
         else:
             out.append(fold(source_name))
     return SEP.join(out)
@@ -89,8 +108,6 @@ def fold_rows(rows: Sequence[Sequence[str | None]], wanted: Sequence[bool]) -> l
 
 # -- keyword occurrences and the match pass (light: a worker process runs it too) -----------
 
-# The table of folded article texts (feeds.topics.topic_text): a worker reads it directly.
-TEXT_TABLE = "topic_text"
 
 # One regular expression of a match pass: (pattern, field numbers, id of the literal every
 # match contains or None, the hit bits of those fields).

@@ -224,6 +224,23 @@ def cycle_pool(sources: int) -> ParsePool | None:
 
 # The pool of the cycle that run_cycle is running, if any (collect_feed uses it).
 _parse_pool: ParsePool | None = None
+# The fields the topic index holds, when the running cycle folds articles as it parses them
+# (asked for when the first feed is parsed: a cycle of 304s never opens the index).
+_fold_fields: Callable[[], tuple[bool, ...] | None] | None = None
+
+
+def _once(make: Callable[[], tuple[bool, ...] | None]) -> Callable[[], tuple[bool, ...] | None]:
+    """``make()``, called once by the first thread that asks."""
+    lock = threading.Lock()
+    made: list[tuple[bool, ...] | None] = []
+
+    def get() -> tuple[bool, ...] | None:
+        with lock:
+            if not made:
+                made.append(make())
+            return made[0]
+
+    return get
 
 
 @dataclass(frozen=True)
@@ -259,6 +276,8 @@ class Collected:
     # cap): the validators are then not kept, so the next poll reads the listing again
     # even if it has not changed.
     complete: bool = True
+    # Each article's folded text for the topic index (ParsedFeed.folded), when folded.
+    folded: Sequence[str] | None = None
 
 
 Collector = Callable[
@@ -276,6 +295,8 @@ def collect_feed(
         timezone=config.timezone(source),
         language=source.language,
         convert=source.convert,
+        # Full text replaces what the feed gave: those articles are folded when indexed.
+        fold=_fold_fields() if _fold_fields is not None and not source.full_text else None,
     )
     pool = _parse_pool
     parsed = (pool.parse if pool is not None else parse_feed)(
@@ -291,7 +312,7 @@ def collect_feed(
 
         articles = fill_full_text(source, config, articles, fetcher, store, now,
                                   allow_file=is_local(response.url))
-    return Collected(articles, ttl, parsed.title, link)
+    return Collected(articles, ttl, parsed.title, link, folded=parsed.folded)
 
 
 def collector_for(source: Source) -> Collector:
@@ -427,6 +448,9 @@ def poll_source(
             (collected.articles, collected.ttl) if isinstance(collected, Collected)
             else (collected, None)
         )
+        folded = None
+        if isinstance(collected, Collected) and collected.folded is not None:
+            folded = dict(zip((a.key for a in articles), collected.folded, strict=True))
         if isinstance(collected, Collected):
             success = replace(success, title=collected.title or success.title,
                               link=collected.link or success.link)
@@ -436,7 +460,7 @@ def poll_source(
         hint = max(hints) if hints else None
         success = replace(success, interval_hint=hint, next_due=source_due_after(
             now, source, config, hint_seconds=hint, jitter=jitter))
-        counts = store.upsert(source.id, articles, now, success)
+        counts = store.upsert(source.id, articles, now, success, folded=folded)
         return PollResult(
             source.id, "ok", counts.new, counts.updated, counts.unchanged,
             duration=time.monotonic() - started, next_due=success.next_due,
@@ -497,6 +521,7 @@ def run_cycle(
     workers: int = 4,
     on_result: Callable[[PollResult], None] | None = None,
     pool: ParsePool | None = None,
+    fold: Callable[[], tuple[bool, ...] | None] | None = None,
 ) -> list[PollResult]:
     """Poll every enabled source once (in parallel threads) and return the results in order.
 
@@ -504,7 +529,10 @@ def run_cycle(
     are saved in batches: a warm cycle over 1,000 sources is then a few transactions, not
     1,000. A crash loses at most one batch of "last success" times, which only makes those
     sources due again. Feed bodies are parsed in ``pool``, or in a pool of the cycle's own
-    when there are enough sources (:func:`cycle_pool`).
+    when there are enough sources (:func:`cycle_pool`). With ``fold`` (giving the fields
+    the topic index holds, :meth:`feeds.topics.Index.prepare`; called once, when the first
+    feed is parsed), each feed's articles are folded where they are parsed and stored with
+    their folded text, so that the topic index need not read them back.
     """
     todo = [s for s in (sources if sources is not None else config.sources) if s.enabled]
     states = store.states()
@@ -533,7 +561,8 @@ def run_cycle(
             on_result(result)
         return result
 
-    global _parse_pool
+    global _parse_pool, _fold_fields
+    _fold_fields = _once(fold) if fold is not None else None
     own_pool = pool is None and _parse_pool is None
     if own_pool:
         pool = cycle_pool(len(todo))
@@ -548,6 +577,7 @@ def run_cycle(
         with ThreadPoolExecutor(max_workers=threads_wanted, thread_name_prefix="poll") as threads:
             return list(threads.map(one, todo))
     finally:
+        _fold_fields = None
         if pool is not None:
             _parse_pool = None
             if own_pool:

@@ -16,6 +16,13 @@ from typing import Any
 
 from feeds.model import Article, Enclosure, Image, Person, Stored
 
+# The table of folded article texts (feeds.topics.topic_text): the store writes the rows of
+# articles folded where they were parsed, and worker processes read it directly.
+TEXT_TABLE = "topic_text"
+# The index sequence number of rows the store wrote: feeds.topics.refresh_index gives them
+# the next one, so that every rule evaluates them once.
+UNSEQUENCED = -1
+
 
 def when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None

@@ -440,9 +440,15 @@ class Service:
         # sources polled so far, then renders the rest while publishing.
         pool = cycle_pool(sum(1 for s in self.config.sources if s.enabled))
         early = EarlyPublisher(self.config, self.store, pool) if pool is not None else None
+        fold = None
+        if self.config.topics or any(s.filter for s in self.config.sources):
+            def fold() -> tuple[bool, ...] | None:
+                from feeds.topics import Index
+
+                return Index(self.config, self.store).prepare()
         try:
             results = run_cycle(self.config, self.store, self.fetcher, now,
-                                workers=self.workers, on_result=record, pool=pool)
+                                workers=self.workers, on_result=record, pool=pool, fold=fold)
             elapsed = time.monotonic() - started
             log.info("polled %d source(s) in %.1fs", len(results), elapsed)
             if metrics is not None:

@@ -11,7 +11,7 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ from feeds.errors import StoreError
 from feeds.model import Article
 from feeds.model import Stored as Stored  # re-exported: it lived here first
 from feeds.rows import ARTICLE_COLUMNS as _ARTICLE_COLUMNS
+from feeds.rows import TEXT_TABLE, UNSEQUENCED
 from feeds.rows import article_from_tuple as _article_from_tuple
 from feeds.rows import enclosures as _enclosures
 from feeds.rows import images as _images
@@ -308,6 +309,15 @@ def _statements(marker: str) -> dict[str, str]:
                   "ORDER BY sort_ts DESC, id DESC LIMIT ?",
         "bump": "INSERT INTO source_revisions (source_id, revision) VALUES (?, 1) "
                 "ON CONFLICT (source_id) DO UPDATE SET revision = source_revisions.revision + 1",
+        # The folded text of an article just stored (the topic index's row), its other
+        # columns copied from the stored version: what feeds.topics.refresh_index would write.
+        "folded": f"INSERT INTO {TEXT_TABLE} (article_id, content_hash, seq, sort_ts, "
+                  "source_id, language, folded) SELECT id, content_hash, "
+                  f"{UNSEQUENCED}, sort_ts, source_id, language, ? FROM articles "
+                  "WHERE source_id = ? AND key = ? ON CONFLICT (article_id) DO UPDATE SET "
+                  "content_hash = excluded.content_hash, seq = excluded.seq, "
+                  "sort_ts = excluded.sort_ts, source_id = excluded.source_id, "
+                  "language = excluded.language, folded = excluded.folded",
         "revisions": "SELECT source_id, revision FROM source_revisions",
         "revision": "SELECT revision FROM source_revisions WHERE source_id = ?",
         "states": f"SELECT {state_columns} FROM sources",
@@ -492,11 +502,16 @@ class Store:
         articles: Sequence[Article],
         now: datetime,
         state: SourceState | None = None,
+        *,
+        folded: Mapping[str, str] | None = None,
     ) -> UpsertCounts:
         """Store ``articles``: new ones get ``first_seen = now``, changed ones are updated.
 
         With ``state``, the polling state is saved in the same transaction, so the articles
-        and the validators (ETag, body hash) that say we have them never disagree.
+        and the validators (ETag, body hash) that say we have them never disagree. With
+        ``folded`` (key to folded text, :func:`feeds.folding.fold_article`), the topic index
+        rows of the new and changed articles are written too, awaiting their sequence number
+        (:func:`feeds.topics.refresh_index`); the caller has prepared the index tables.
         """
         # A key twice in one batch would break the unique index and lose the whole poll;
         # keep the first, as parse_feed does.
@@ -545,6 +560,10 @@ class Store:
                 cur.executemany(sql["update"], updates)
             if inserts or updates:
                 cur.execute(sql["bump"], (source_id,))
+            if folded is not None and (inserts or updates):
+                cur.executemany(sql["folded"], [
+                    (folded[key], source_id, key)
+                    for key in (*(row[1] for row in inserts), *(row[-1] for row in updates))])
             if state is not None:
                 cur.execute(sql["save_state"], _state_values(state, now))
         return UpsertCounts(len(inserts), len(updates), unchanged)

@@ -65,7 +65,6 @@ from sqlalchemy.engine import Connection
 from feeds.config import Config, Filter, Source, Topic
 from feeds.folding import SEP as _SEP
 from feeds.folding import (
-    TEXT_TABLE,
     Deduper,
     Finder,
     RegexJob,
@@ -79,6 +78,7 @@ from feeds.folding import (
 )
 from feeds.folding import body_text as _body_text
 from feeds.model import Article
+from feeds.rows import TEXT_TABLE, UNSEQUENCED
 from feeds.store import Store, Stored, _article_from_row, articles_table, revisions_table
 
 if TYPE_CHECKING:
@@ -223,37 +223,64 @@ def _set_meta(conn: Connection, name: str, value: str) -> None:
 FoldMany = Callable[[Sequence[Sequence[str | None]], Sequence[bool]], list[str]]
 
 
+def prepare_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS) -> tuple[bool, ...]:
+    """Make the index hold ``fields`` (emptied if it held fewer, or another version's);
+    return per field of FIELDS whether it holds it.
+
+    A cycle calls it before polling: its articles are then folded with that mask where they
+    are parsed, and stored with their folded text (``Store.upsert(folded=...)``).
+    """
+    ensure_tables(store)
+    with store.engine.begin() as conn:
+        have, _ = _hold(conn, fields)
+    return tuple(name in have for name in FIELDS)
+
+
+def _hold(conn: Connection, fields: Iterable[str]) -> tuple[set[str], dict[str, str] | None]:
+    """The fields the index holds, having emptied it if it lacked some of ``fields``; and its
+    metadata, or None if it was emptied."""
+    meta = _meta(conn)
+    have = set(json.loads(meta["fields"])) if meta.get("version") == str(INDEX_VERSION) \
+        else None
+    if have is not None and set(fields) <= have:
+        return have, meta
+    conn.execute(sa.delete(topic_text))
+    conn.execute(sa.delete(topic_state))
+    have = (have or set()) | set(fields)
+    _set_meta(conn, "version", str(INDEX_VERSION))
+    _set_meta(conn, "fields", json.dumps(sorted(have)))
+    return have, None
+
+
 def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS,
                   fold_many: FoldMany | None = None, jobs: int = 2) -> tuple[int, int]:
     """Fold the ``fields`` of every article that is new or changed since it was folded;
     return (how many, the index sequence number now). Costs only the new articles, in
     batches of BATCH, so memory stays bounded however many there are. ``fold_many``
     (:func:`feeds.folding.fold_rows` in a worker process) folds up to ``jobs`` batches at once.
+    Articles the store wrote with their folded text (folded where a cycle parsed them) are
+    not read again: they only get the next sequence number.
 
     A field no earlier rule needed (say ``author``) makes every article fold again.
     """
     ensure_tables(store)
     a, t = articles_table, topic_text
     with store.engine.begin() as conn:
-        meta = _meta(conn)
-        have = set(json.loads(meta["fields"])) if meta.get("version") == str(INDEX_VERSION) \
-            else None
-        have_index = have is not None and set(fields) <= have
-        if have is None or not set(fields) <= have:
-            conn.execute(sa.delete(t))
-            conn.execute(sa.delete(topic_state))
-            have = (have or set()) | set(fields)
-            _set_meta(conn, "version", str(INDEX_VERSION))
-            _set_meta(conn, "fields", json.dumps(sorted(have)))
-        top = conn.execute(sa.select(sa.func.max(t.c.seq))).scalar() or 0
+        have, meta = _hold(conn, fields)
+        top = conn.execute(sa.select(sa.func.max(t.c.seq))
+                           .where(t.c.seq != UNSEQUENCED)).scalar() or 0
+        sequenced = conn.execute(sa.update(t).where(t.c.seq == UNSEQUENCED)
+                                 .values(seq=top + 1)).rowcount
+        if sequenced:
+            top += 1
         # What the store held when last folded: the highest article id, the count, and each
         # source's revision (raised by every upsert that adds or changes an article). Equal
         # now: nothing is new, and no article is read. Else only sources whose revision
         # moved are compared with the folded versions (a store with fewer articles: all).
         mark = _watermark(conn)
-        last = json.loads(meta.get("watermark", "null")) if have_index else None
+        last = json.loads(meta.get("watermark", "null")) if meta is not None else None
         if last == mark:
-            return 0, top
+            return sequenced, top
         query = (sa.select(a.c.id).select_from(a.outerjoin(t, t.c.article_id == a.c.id))
                  .where(sa.or_(t.c.article_id.is_(None), t.c.content_hash != a.c.content_hash)))
         if last is not None and mark["count"] >= last["count"]:
@@ -263,7 +290,9 @@ def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS,
         ids = [r[0] for r in conn.execute(query)]
         if not ids:
             _set_meta(conn, "watermark", json.dumps(mark))
-            return 0, top
+            if sequenced:
+                log.debug("indexed %d articles folded while polling (seq %d)", sequenced, top)
+            return sequenced, top
     seq = top + 1
     wanted = [name in have for name in FIELDS]
     columns = [a.c.id, a.c.content_hash, a.c.sort_ts, a.c.source_id, a.c.language]
@@ -306,8 +335,9 @@ def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS,
                 write(first, first_rows, folded.result())
     with store.engine.begin() as conn:
         _set_meta(conn, "watermark", json.dumps(mark))
-    log.debug("folded %d articles (seq %d)", len(ids), seq)
-    return len(ids), seq
+    log.debug("folded %d articles, indexed %d folded while polling (seq %d)", len(ids),
+              sequenced, seq)
+    return len(ids) + sequenced, seq
 
 
 def _watermark(conn: Connection) -> dict[str, Any]:
@@ -1003,6 +1033,11 @@ class Index:
     def _rules(self) -> list[Rule]:
         return [*self.filters.values(), *self.topic_rules.values(),
                 *([self.all_rule] if self.all_rule else [])]
+
+    def prepare(self) -> tuple[bool, ...] | None:
+        """:func:`prepare_index` for these rules (the mask a cycle folds what it parses with),
+        or None when there is no rule: nothing is indexed then."""
+        return prepare_index(self.store, self.ruleset.fields) if self._rules() else None
 
     @property
     def ruleset(self) -> RuleSet:

@@ -37,6 +37,8 @@ class ParsedFeed:
     articles: tuple[Article, ...]
     ttl_minutes: int | None = None
     warning: str | None = None
+    # With FeedContext.fold: each article's folded text for the topic index, in order.
+    folded: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class FeedContext:
     timezone: tzinfo
     language: str | None = None
     convert: str | None = None
+    # Per field of feeds.topics.FIELDS, whether the topic index holds it: set when a cycle
+    # folds each article where it is parsed (feeds.folding.fold_article), not read back later.
+    fold: tuple[bool, ...] | None = None
 
 
 def parse_feed(body: bytes, context: FeedContext, content_type: str | None = None) -> ParsedFeed:
@@ -213,12 +218,18 @@ def _finish(parsed: Mapping[str, Any], context: FeedContext, body: bytes,
         seen.add(article.key)
         articles.append(article)
     ttl = feed.get("ttl")
+    folded = None
+    if context.fold is not None:
+        from feeds.folding import fold_article
+
+        folded = tuple(fold_article(a, context.fold) for a in articles)
     return ParsedFeed(
         title=_text(feed.get("title"), context.convert) or None,
         link=feed.get("link"),
         articles=tuple(articles),
         ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
         warning=warning,
+        folded=folded,
     )
 
 
