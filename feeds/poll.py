@@ -40,10 +40,11 @@ from feeds.sources.feed import (
     ParseFailure,
     parse_feed,
 )
-from feeds.store import SourceState, Store
+from feeds.store import SourceState, Store, UpsertCounts
 
 if TYPE_CHECKING:
     from feeds.render import FeedSpec
+    from feeds.worker import Ingested
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,14 @@ class ParsePool:
             raise ParseError(outcome.source_id, outcome.url, outcome.message)
         return cast(ParsedFeed, outcome)
 
+    def ingest(self, path: str, body: bytes, context: FeedContext, content_type: str | None,
+               now: datetime) -> Ingested:
+        """:func:`feeds.worker.ingest`: parse a feed and store its articles in ``path``."""
+        outcome = self.call("ingest", path, body, context, content_type, now)
+        if isinstance(outcome, ParseFailure):
+            raise ParseError(outcome.source_id, outcome.url, outcome.message)
+        return cast("Ingested", outcome)
+
     # Typed names of the other jobs, for their callers (and tests that count them).
 
     def fold(self, rows: Sequence[Sequence[str | None]], wanted: Sequence[bool]) -> list[str]:
@@ -278,6 +287,9 @@ class Collected:
     complete: bool = True
     # Each article's folded text for the topic index (ParsedFeed.folded), when folded.
     folded: Sequence[str] | None = None
+    # Set when the articles are stored already (a worker process parsed and stored them):
+    # what the upsert counted. ``articles`` is then empty.
+    stored: UpsertCounts | None = None
 
 
 Collector = Callable[
@@ -298,9 +310,15 @@ def collect_feed(
         # Full text replaces what the feed gave: those articles are folded when indexed.
         fold=_fold_fields() if _fold_fields is not None and not source.full_text else None,
     )
-    pool = _parse_pool
-    parsed = (pool.parse if pool is not None else parse_feed)(
-        response.body, context, response.content_type)
+    pool, path = _parse_pool, store.sqlite_file
+    stored = None
+    if pool is not None and path is not None and not source.full_text:
+        # Parsed and stored in one job of a worker process: the articles never come here.
+        done = pool.ingest(path, response.body, context, response.content_type, now)
+        parsed, stored = done.feed, UpsertCounts(done.new, done.updated, done.unchanged)
+    else:
+        parsed = (pool.parse if pool is not None else parse_feed)(
+            response.body, context, response.content_type)
     if parsed.warning:
         log.debug("%s: feed has errors but was read: %s", source.id, parsed.warning)
     ttl = timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else None
@@ -312,7 +330,7 @@ def collect_feed(
 
         articles = fill_full_text(source, config, articles, fetcher, store, now,
                                   allow_file=is_local(response.url))
-    return Collected(articles, ttl, parsed.title, link, folded=parsed.folded)
+    return Collected(articles, ttl, parsed.title, link, folded=parsed.folded, stored=stored)
 
 
 def collector_for(source: Source) -> Collector:
@@ -460,7 +478,12 @@ def poll_source(
         hint = max(hints) if hints else None
         success = replace(success, interval_hint=hint, next_due=source_due_after(
             now, source, config, hint_seconds=hint, jitter=jitter))
-        counts = store.upsert(source.id, articles, now, success, folded=folded)
+        if isinstance(collected, Collected) and collected.stored is not None:
+            # Stored already (collect_feed): the validators follow the articles.
+            store.save_state(success)
+            counts = collected.stored
+        else:
+            counts = store.upsert(source.id, articles, now, success, folded=folded)
         return PollResult(
             source.id, "ok", counts.new, counts.updated, counts.unchanged,
             duration=time.monotonic() - started, next_due=success.next_due,

@@ -6,9 +6,12 @@ source's newest articles from the SQLite file themselves to render its feeds.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from pathlib import Path
@@ -80,7 +83,177 @@ def read_only(path: str) -> sqlite3.Connection:
     return conn
 
 
+_writers = threading.local()
+
+
+@contextlib.contextmanager
+def writing(path: str) -> Iterator[sqlite3.Cursor]:
+    """A cursor in a write transaction on the SQLite store at ``path``, committed on exit
+    (rolled back on an error). One connection per thread and file, kept: a worker process
+    stores what it parses while the cycle's other processes write the same file."""
+    connections = _writers.__dict__.setdefault("by_path", {})
+    conn = connections.get(path)
+    if conn is None:
+        conn = connections[path] = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout=10000")  # as feeds.store's connections
+        conn.execute("PRAGMA synchronous=NORMAL")
+    cur = conn.cursor()
+    cur.execute("BEGIN IMMEDIATE")  # the write lock now, not at the first write
+    try:
+        yield cur
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        cur.close()
+    conn.commit()
+
+
 def latest_from_file(path: str, source_id: str, limit: int) -> list[Stored]:
     """:meth:`feeds.store.Store.latest` read straight from the SQLite file at ``path``."""
     rows = read_only(path).execute(LATEST, (source_id, limit)).fetchall()
     return [Stored(source_id, article_from_tuple(r)) for r in rows]
+
+# -- writing articles: plain driver values, shared by feeds.store and the worker processes --
+
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_SPACED = json.JSONEncoder(ensure_ascii=False)  # what json.dumps gives categories
+
+
+def json_list(items: Sequence[Any]) -> str:
+    if not items:
+        return "[]"  # most entries have no contributors, images or enclosures
+    if isinstance(items, tuple):
+        return _encoded(items)
+    return _encode(items)
+
+
+# The same authors (and categories) recur through a source's entries: hashing a tuple of
+# frozen dataclasses costs a tenth of encoding it.
+@functools.lru_cache(maxsize=8192)
+def _encoded(items: tuple[Any, ...]) -> str:
+    return _encode(items)
+
+
+def _encode(items: Sequence[Any]) -> str:
+    # Person, Image and Enclosure hold only flat values: vars() is asdict without deep copies.
+    return _COMPACT.encode([dict(vars(i)) for i in items])
+
+
+def iso(value: datetime | None) -> str | None:
+    """``value`` as the store's AwareDateTime holds it (the hot paths bind plain values)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime reached the store")
+    return value.isoformat()
+
+
+def categories_json(items: Sequence[str]) -> str:
+    if not items:
+        return "[]"
+    return _categories_encoded(items) if isinstance(items, tuple) else _SPACED.encode(list(items))
+
+
+@functools.lru_cache(maxsize=8192)
+def _categories_encoded(items: tuple[str, ...]) -> str:
+    return _SPACED.encode(list(items))
+
+
+# The article columns the hot statements bind, in one place: an insert binds source_id,
+# key, first_seen and these; an update binds these where (source_id, key) match.
+CHANGING = ("url", "canonical_url", "title", "summary", "content_html", "text", "published",
+             "updated", "sort_ts", "authors", "contributors", "source_name", "categories",
+             "language", "images", "enclosures", "content_hash", "fingerprint")
+
+
+def changing_values(article: Article, updated: datetime | None, sort_ts: float
+                     ) -> tuple[Any, ...]:
+    """The values of CHANGING for ``article`` (whose own ``updated`` gives way to ours)."""
+    a = article
+    return (a.url, a.canonical_url, a.title, a.summary, a.content_html, a.text,
+            iso(a.published), iso(updated), sort_ts, json_list(a.authors),
+            json_list(a.contributors), a.source_name, categories_json(a.categories),
+            a.language, json_list(a.images), json_list(a.enclosures), a.content_hash,
+            a.fingerprint)
+
+
+# The statements that write a source's articles, with "?" markers (feeds.store swaps in its
+# driver's). INSERT ... ON CONFLICT is both SQLite's (3.24+) and PostgreSQL's.
+ARTICLE_SQL = {
+    "insert": f"INSERT INTO articles (source_id, key, first_seen, {', '.join(CHANGING)}) "
+              f"VALUES ({', '.join('?' * (3 + len(CHANGING)))})",
+    "update": f"UPDATE articles SET {', '.join(f'{c} = ?' for c in CHANGING)} "
+              "WHERE source_id = ? AND key = ?",
+    "bump": "INSERT INTO source_revisions (source_id, revision) VALUES (?, 1) "
+            "ON CONFLICT (source_id) DO UPDATE SET revision = source_revisions.revision + 1",
+    # The folded text of an article just stored (its topic index row), the other columns
+    # copied from the stored version: what feeds.topics.refresh_index would write.
+    "folded": f"INSERT INTO {TEXT_TABLE} (article_id, content_hash, seq, sort_ts, source_id, "
+              f"language, folded) SELECT id, content_hash, {UNSEQUENCED}, sort_ts, source_id, "
+              "language, ? FROM articles WHERE source_id = ? AND key = ? "
+              "ON CONFLICT (article_id) DO UPDATE SET content_hash = excluded.content_hash, "
+              "seq = excluded.seq, sort_ts = excluded.sort_ts, source_id = excluded.source_id, "
+              "language = excluded.language, folded = excluded.folded",
+}
+
+
+def upsert_rows(cur: Any, sql: Mapping[str, str], marker: str, source_id: str,
+                articles: Sequence[Article], now: datetime,
+                folded: Mapping[str, str] | None = None) -> tuple[int, int, int]:
+    """Write ``articles`` of ``source_id`` with the DB-API cursor ``cur``, inside the caller's
+    transaction: new ones get ``first_seen = now``, changed ones are updated; with
+    ``folded``, their topic index rows too. Returns (new, updated, unchanged).
+
+    See :meth:`feeds.store.Store.upsert`, which wraps it.
+    """
+    # A key twice in one batch would break the unique index and lose the whole poll;
+    # keep the first, as parse_feed does.
+    unique: dict[str, Article] = {}
+    for article in articles:
+        unique.setdefault(article.key, article)
+    now_iso, now_ts = iso(now), now.timestamp()
+    # What the source holds of these keys: only what tells new, changed and unchanged.
+    existing: dict[str, tuple[str, str]] = {}
+    keys = list(unique)
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        cur.execute(
+            f"SELECT key, content_hash, first_seen FROM articles WHERE source_id = "
+            f"{marker} AND key IN ({', '.join([marker] * len(chunk))})",
+            [source_id, *chunk],
+        )
+        for key, content_hash, first_seen in cur.fetchall():
+            existing[key] = (content_hash, first_seen)
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
+    unchanged = 0
+    for key, article in unique.items():
+        found = existing.get(key)
+        published = article.published
+        if found is None:
+            sort_ts = published.timestamp() if published else now_ts
+            inserts.append((source_id, key, now_iso,
+                            *changing_values(article, article.updated, sort_ts)))
+        elif found[0] != article.content_hash:
+            # Sorted by its first_seen when undated, which an update keeps.
+            first_seen = when(found[1])
+            assert first_seen is not None
+            sort_ts = (published or first_seen).timestamp()
+            # The publisher's `updated` when given; otherwise when we saw the change.
+            updates.append((*changing_values(article, article.updated or now, sort_ts),
+                            source_id, key))
+        else:
+            unchanged += 1
+    # One executemany each: the statement is prepared once for the whole batch.
+    if inserts:
+        cur.executemany(sql["insert"], inserts)
+    if updates:
+        cur.executemany(sql["update"], updates)
+    if inserts or updates:
+        cur.execute(sql["bump"], (source_id,))
+        if folded is not None:
+            cur.executemany(sql["folded"], [
+                (folded[key], source_id, key)
+                for key in (*(row[1] for row in inserts), *(row[-1] for row in updates))])
+    return len(inserts), len(updates), unchanged

@@ -7,8 +7,6 @@ written in one transaction, so a crash leaves either the whole poll or none of i
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -25,10 +23,11 @@ from feeds.errors import StoreError
 from feeds.model import Article
 from feeds.model import Stored as Stored  # re-exported: it lived here first
 from feeds.rows import ARTICLE_COLUMNS as _ARTICLE_COLUMNS
-from feeds.rows import TEXT_TABLE, UNSEQUENCED
+from feeds.rows import ARTICLE_SQL, upsert_rows
 from feeds.rows import article_from_tuple as _article_from_tuple
 from feeds.rows import enclosures as _enclosures
 from feeds.rows import images as _images
+from feeds.rows import iso as _iso
 from feeds.rows import persons as _persons
 from feeds.rows import strings as _strings
 from feeds.rows import when as _when
@@ -178,68 +177,6 @@ class UpsertCounts:
     unchanged: int = 0
 
 
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_SPACED = json.JSONEncoder(ensure_ascii=False)  # what json.dumps gives categories
-
-
-def _json_list(items: Sequence[Any]) -> str:
-    if not items:
-        return "[]"  # most entries have no contributors, images or enclosures
-    if isinstance(items, tuple):
-        return _encoded(items)
-    return _encode(items)
-
-
-# The same authors (and categories) recur through a source's entries: hashing a tuple of
-# frozen dataclasses costs a tenth of encoding it.
-@functools.lru_cache(maxsize=8192)
-def _encoded(items: tuple[Any, ...]) -> str:
-    return _encode(items)
-
-
-def _encode(items: Sequence[Any]) -> str:
-    # Person, Image and Enclosure hold only flat values: vars() is asdict without deep copies.
-    return _COMPACT.encode([dict(vars(i)) for i in items])
-
-
-def _iso(value: datetime | None) -> str | None:
-    """``value`` as AwareDateTime stores it (the hot paths bind plain driver values)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime reached the store")
-    return value.isoformat()
-
-
-def _categories_json(items: Sequence[str]) -> str:
-    if not items:
-        return "[]"
-    return _categories_encoded(items) if isinstance(items, tuple) else _SPACED.encode(list(items))
-
-
-@functools.lru_cache(maxsize=8192)
-def _categories_encoded(items: tuple[str, ...]) -> str:
-    return _SPACED.encode(list(items))
-
-
-# The article columns the hot statements bind, in one place: an insert binds source_id,
-# key, first_seen and these; an update binds these where (source_id, key) match.
-_CHANGING = ("url", "canonical_url", "title", "summary", "content_html", "text", "published",
-             "updated", "sort_ts", "authors", "contributors", "source_name", "categories",
-             "language", "images", "enclosures", "content_hash", "fingerprint")
-
-
-def _changing_values(article: Article, updated: datetime | None, sort_ts: float
-                     ) -> tuple[Any, ...]:
-    """The values of _CHANGING for ``article`` (whose own ``updated`` gives way to ours)."""
-    a = article
-    return (a.url, a.canonical_url, a.title, a.summary, a.content_html, a.text,
-            _iso(a.published), _iso(updated), sort_ts, _json_list(a.authors),
-            _json_list(a.contributors), a.source_name, _categories_json(a.categories),
-            a.language, _json_list(a.images), _json_list(a.enclosures), a.content_hash,
-            a.fingerprint)
-
-
 def _article_from_row(row: Any) -> Article:
     """The article of a row of ``sa.select(articles_table, ...)``."""
     return Article(
@@ -297,27 +234,13 @@ def _statements(marker: str) -> dict[str, str]:
     compilation and per-row processing, which cost more than SQLite itself (issue 7). The
     INSERT ... ON CONFLICT form is both SQLite's (3.24+) and PostgreSQL's.
     """
-    changing = ", ".join(f"{c} = ?" for c in _CHANGING)
     state_columns = ", ".join(_STATE_FIELDS)
     state_update = ", ".join(f"{c} = excluded.{c}" for c in _STATE_FIELDS
                              if c not in ("id", "created"))
     sql = {
-        "insert": f"INSERT INTO articles (source_id, key, first_seen, {', '.join(_CHANGING)}) "
-                  f"VALUES ({', '.join('?' * (3 + len(_CHANGING)))})",
-        "update": f"UPDATE articles SET {changing} WHERE source_id = ? AND key = ?",
         "latest": f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE source_id = ? "
                   "ORDER BY sort_ts DESC, id DESC LIMIT ?",
-        "bump": "INSERT INTO source_revisions (source_id, revision) VALUES (?, 1) "
-                "ON CONFLICT (source_id) DO UPDATE SET revision = source_revisions.revision + 1",
-        # The folded text of an article just stored (the topic index's row), its other
-        # columns copied from the stored version: what feeds.topics.refresh_index would write.
-        "folded": f"INSERT INTO {TEXT_TABLE} (article_id, content_hash, seq, sort_ts, "
-                  "source_id, language, folded) SELECT id, content_hash, "
-                  f"{UNSEQUENCED}, sort_ts, source_id, language, ? FROM articles "
-                  "WHERE source_id = ? AND key = ? ON CONFLICT (article_id) DO UPDATE SET "
-                  "content_hash = excluded.content_hash, seq = excluded.seq, "
-                  "sort_ts = excluded.sort_ts, source_id = excluded.source_id, "
-                  "language = excluded.language, folded = excluded.folded",
+        **ARTICLE_SQL,
         "revisions": "SELECT source_id, revision FROM source_revisions",
         "revision": "SELECT revision FROM source_revisions WHERE source_id = ?",
         "states": f"SELECT {state_columns} FROM sources",
@@ -513,60 +436,12 @@ class Store:
         rows of the new and changed articles are written too, awaiting their sequence number
         (:func:`feeds.topics.refresh_index`); the caller has prepared the index tables.
         """
-        # A key twice in one batch would break the unique index and lose the whole poll;
-        # keep the first, as parse_feed does.
-        unique: dict[str, Article] = {}
-        for article in articles:
-            unique.setdefault(article.key, article)
-        now_iso, now_ts = _iso(now), now.timestamp()
-        sql, marker = self._sql, self._marker
         with self._write_lock, self.engine.begin() as conn, _cursor(conn) as cur:
-            # What the source holds of these keys: only what tells new, changed and unchanged.
-            existing: dict[str, tuple[str, str]] = {}
-            keys = list(unique)
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                cur.execute(
-                    f"SELECT key, content_hash, first_seen FROM articles WHERE source_id = "
-                    f"{marker} AND key IN ({', '.join([marker] * len(chunk))})",
-                    [source_id, *chunk],
-                )
-                for key, content_hash, first_seen in cur.fetchall():
-                    existing[key] = (content_hash, first_seen)
-            inserts: list[tuple[Any, ...]] = []
-            updates: list[tuple[Any, ...]] = []
-            unchanged = 0
-            for key, article in unique.items():
-                found = existing.get(key)
-                published = article.published
-                if found is None:
-                    sort_ts = published.timestamp() if published else now_ts
-                    inserts.append((source_id, key, now_iso,
-                                    *_changing_values(article, article.updated, sort_ts)))
-                elif found[0] != article.content_hash:
-                    # Sorted by its first_seen when undated, which an update keeps.
-                    first_seen = _when(found[1])
-                    assert first_seen is not None
-                    sort_ts = (published or first_seen).timestamp()
-                    # The publisher's `updated` when given; otherwise when we saw the change.
-                    updates.append((*_changing_values(article, article.updated or now, sort_ts),
-                                    source_id, key))
-                else:
-                    unchanged += 1
-            # One executemany each: the statement is prepared once for the whole batch.
-            if inserts:
-                cur.executemany(sql["insert"], inserts)
-            if updates:
-                cur.executemany(sql["update"], updates)
-            if inserts or updates:
-                cur.execute(sql["bump"], (source_id,))
-            if folded is not None and (inserts or updates):
-                cur.executemany(sql["folded"], [
-                    (folded[key], source_id, key)
-                    for key in (*(row[1] for row in inserts), *(row[-1] for row in updates))])
+            new, updated, unchanged = upsert_rows(cur, self._sql, self._marker, source_id,
+                                                  articles, now, folded)
             if state is not None:
-                cur.execute(sql["save_state"], _state_values(state, now))
-        return UpsertCounts(len(inserts), len(updates), unchanged)
+                cur.execute(self._sql["save_state"], _state_values(state, now))
+        return UpsertCounts(new, updated, unchanged)
 
     def latest(self, source_id: str, limit: int) -> list[Stored]:
         """The newest ``limit`` articles of one source, newest first."""

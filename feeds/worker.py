@@ -7,8 +7,8 @@ cores. This process imports only what those two jobs need (lxml, nh3, feedgen, t
 no config, no store, no HTTP client.
 
 Each message is an 8-byte big-endian length and a pickle: a job name and its arguments
-(``parse``, ``render``, ``render_source``, ``fold``, and the topic jobs ``scan``, ``dedup``,
-``sketch``; see :data:`JOBS`). Out: the job's result, a ParseFailure for a feed that is
+(``parse``, ``ingest``, ``render``, ``render_source``, ``fold``, and the topic jobs ``scan``,
+``dedup``, ``sketch``; see :data:`JOBS`). Out: the job's result, a ParseFailure for a feed that is
 not one, or ``("crash", traceback)``.
 """
 
@@ -21,12 +21,14 @@ import struct
 import sys
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from feeds.render import FeedSpec
+    from feeds.sources.feed import FeedContext, ParsedFeed, ParseFailure
 
 
 def render_file(fmt: str, spec: FeedSpec, base_url: str, author: str, empty_updated: datetime,
@@ -36,6 +38,42 @@ def render_file(fmt: str, spec: FeedSpec, base_url: str, author: str, empty_upda
 
     data = RENDERERS[fmt](spec, base_url, author, empty_updated)
     return write_atomic(Path(path), data)
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What :func:`ingest` did: the feed as parsed, without its articles, and how many of
+    them were new, changed and unchanged."""
+
+    feed: ParsedFeed
+    new: int
+    updated: int
+    unchanged: int
+
+
+def ingest(path: str, body: bytes, context: FeedContext, content_type: str | None,
+           now: datetime) -> Ingested | ParseFailure:
+    """Parse a feed body and store its articles (with their folded text, when
+    ``context.fold`` asks for it) in the SQLite store at ``path``, in one transaction.
+
+    The articles never travel back to the cycle's process, which then saves the source's
+    polling state: after the articles, so the validators never claim what is not stored.
+    """
+    from dataclasses import replace
+
+    from feeds.rows import ARTICLE_SQL, upsert_rows, writing
+    from feeds.sources.feed import ParseFailure, parse_feed_outcome
+
+    parsed = parse_feed_outcome(body, context, content_type)
+    if isinstance(parsed, ParseFailure):
+        return parsed
+    folded = None
+    if parsed.folded is not None:
+        folded = dict(zip((a.key for a in parsed.articles), parsed.folded, strict=True))
+    with writing(path) as cur:
+        new, updated, unchanged = upsert_rows(cur, ARTICLE_SQL, "?", context.source_id,
+                                              parsed.articles, now, folded)
+    return Ingested(replace(parsed, articles=(), folded=None), new, updated, unchanged)
 
 
 def render_source(path: str, source_id: str, limit: int, meta: FeedSpec,
@@ -59,6 +97,7 @@ def render_source(path: str, source_id: str, limit: int, meta: FeedSpec,
 # a job's first use, so a worker that only parses never imports the topic or rendering code.
 JOBS: dict[str, tuple[str, str]] = {
     "parse": ("feeds.sources.feed", "parse_feed_outcome"),
+    "ingest": ("feeds.worker", "ingest"),
     "render": ("feeds.worker", "render_file"),
     "render_source": ("feeds.worker", "render_source"),
     "fold": ("feeds.folding", "fold_rows"),

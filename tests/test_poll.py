@@ -59,8 +59,8 @@ def test_parser_processes_store_what_threads_store(tmp_path: Path, http_server: 
     original = poll.ParserProcess.call
 
     def counting(self: poll.ParserProcess, *message: object) -> object:
-        if message[0] == "parse":
-            context = message[2]
+        if message[0] in ("parse", "ingest"):  # ingest: parsed and stored by the worker
+            context = message[2 if message[0] == "parse" else 3]
             assert isinstance(context, FeedContext)
             calls.append(context.source_id)
         return original(self, *message)

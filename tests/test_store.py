@@ -375,8 +375,8 @@ def test_latest_matches_the_sqlalchemy_reader(store: Store) -> None:
 
 def test_json_lists_encode_alike_from_tuples_and_lists() -> None:
     """A list where a tuple is expected (not hashable, so not cached) is stored the same."""
-    from feeds.store import _categories_json, _json_list
+    from feeds.rows import categories_json, json_list
 
     people = (Person("A", "a@example.org"), Person("B"))
-    assert _json_list(people) == _json_list(list(people))
-    assert _categories_json(("x", "y")) == _categories_json(["x", "y"]) == '["x", "y"]'
+    assert json_list(people) == json_list(list(people))
+    assert categories_json(("x", "y")) == categories_json(["x", "y"]) == '["x", "y"]'
