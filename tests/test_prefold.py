@@ -179,7 +179,8 @@ topics:
 """
 
 
-def write_config(directory: Path, urls: dict[str, str], out: str = "out") -> Path:
+def write_config(directory: Path, urls: dict[str, str], out: str = "out",
+                 topic_list: str = TOPICS) -> Path:
     """A config of the three served sources (the third filtered) and three topics."""
     path = directory / f"{out}.yaml"
     path.write_text(
@@ -190,7 +191,7 @@ def write_config(directory: Path, urls: dict[str, str], out: str = "out") -> Pat
         f"  - {{id: cn, url: \"{urls['cn']}\"}}\n"
         f"  - {{id: en, url: \"{urls['en']}\"}}\n"
         f"  - {{id: local, url: \"{urls['local']}\", "
-        "filter: {include: [地铁, 青岛], exclude: [广告]}}\n" + TOPICS)
+        "filter: {include: [地铁, 青岛], exclude: [广告]}}\n" + topic_list)
     return path
 
 
@@ -351,5 +352,39 @@ def test_without_folding_while_polling_refresh_index_folds(
         with refusing_to_fold() as calls, pytest.raises(AssertionError, match="read an article"):
             service.publish()
         assert calls
+    finally:
+        service.close()
+
+
+# prepare_index empties topic_text for the new field but keeps topic_meta's watermark, so
+# refresh_index then folds only articles past it: those of sources the cycle did not change
+# are never indexed again (before prefolding, refresh_index emptied and refolded everything).
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="bug: the index emptied by Index.prepare() keeps its old watermark")
+def test_a_rule_on_a_new_field_in_a_polling_cycle_indexes_every_article(
+    http_server: LocalServer, tmp_path: Path
+) -> None:
+    """When a config adds a rule on a field the index did not hold (author), the cycle that
+    empties the index to hold it still indexes the articles of sources that did not change:
+    its feeds equal a rebuilt index's."""
+    urls = serve(http_server)
+    path = write_config(tmp_path, urls, topic_list=TOPICS.split("  - {id: people")[0])
+    first = Service(path, load_config(path), workers=2, clock=lambda: NOW, publish_every=60)
+    try:
+        first.run_once()
+    finally:
+        first.close()
+    path = write_config(tmp_path, urls)
+    serve(http_server, cn=[*CN, ("c5", "青岛地铁开通", "新线路")])  # one source changes
+    topics._ENTRIES.clear()
+    later = NOW + timedelta(hours=1)
+    service = Service(path, load_config(path), workers=2, clock=lambda: later, publish_every=60)
+    try:
+        results, _ = service.run_once()
+        assert [r.status for r in results] == ["ok", "not modified", "not modified"]
+        published = topic_files(tmp_path / "out")
+        assert published == rebuilt(tmp_path, urls, service.store, "rebuilt")
+        assert published["topics/people.atom"].count(b"<entry>") == 2
+        check_index(service.store)
     finally:
         service.close()
