@@ -97,6 +97,10 @@ def writing(path: str) -> Iterator[sqlite3.Cursor]:
         conn = connections[path] = sqlite3.connect(path, isolation_level=None)
         conn.execute("PRAGMA busy_timeout=10000")  # as feeds.store's connections
         conn.execute("PRAGMA synchronous=NORMAL")
+        # No checkpoints from here: one copies megabytes into the database file and waits
+        # for the disk, with this process's core idle. The cycle's process checkpoints as
+        # it commits the polling states (SQLite's default, every 1,000 pages of log).
+        conn.execute("PRAGMA wal_autocheckpoint=0")
     cur = conn.cursor()
     cur.execute("BEGIN IMMEDIATE")  # the write lock now, not at the first write
     try:

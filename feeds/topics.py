@@ -246,6 +246,8 @@ def _hold(conn: Connection, fields: Iterable[str]) -> tuple[set[str], dict[str, 
         return have, meta
     conn.execute(sa.delete(topic_text))
     conn.execute(sa.delete(topic_state))
+    # What was folded is gone: every article must be folded again, not only newer ones.
+    conn.execute(sa.delete(topic_meta).where(topic_meta.c.name == "watermark"))
     have = (have or set()) | set(fields)
     _set_meta(conn, "version", str(INDEX_VERSION))
     _set_meta(conn, "fields", json.dumps(sorted(have)))

@@ -356,11 +356,9 @@ def test_without_folding_while_polling_refresh_index_folds(
         service.close()
 
 
-# prepare_index empties topic_text for the new field but keeps topic_meta's watermark, so
-# refresh_index then folds only articles past it: those of sources the cycle did not change
-# are never indexed again (before prefolding, refresh_index emptied and refolded everything).
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="bug: the index emptied by Index.prepare() keeps its old watermark")
+# Index.prepare() empties the index to hold the new field before polling: its watermark must
+# go too, or refresh_index would fold only articles past it and never those of sources the
+# cycle did not change.
 def test_a_rule_on_a_new_field_in_a_polling_cycle_indexes_every_article(
     http_server: LocalServer, tmp_path: Path
 ) -> None:
