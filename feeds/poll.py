@@ -43,8 +43,9 @@ from feeds.sources.feed import (
 from feeds.store import SourceState, Store, UpsertCounts
 
 if TYPE_CHECKING:
+    from feeds.publish import EarlyPublisher
     from feeds.render import FeedSpec
-    from feeds.worker import Ingested
+    from feeds.worker import Ingested, SourceRender
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +170,10 @@ class ParsePool:
         return cast(ParsedFeed, outcome)
 
     def ingest(self, path: str, body: bytes, context: FeedContext, content_type: str | None,
-               now: datetime) -> Ingested:
-        """:func:`feeds.worker.ingest`: parse a feed and store its articles in ``path``."""
-        outcome = self.call("ingest", path, body, context, content_type, now)
+               now: datetime, render: SourceRender | None = None) -> Ingested:
+        """:func:`feeds.worker.ingest`: parse a feed and store its articles in ``path``
+        (and write its feeds, with ``render``)."""
+        outcome = self.call("ingest", path, body, context, content_type, now, render)
         if isinstance(outcome, ParseFailure):
             raise ParseError(outcome.source_id, outcome.url, outcome.message)
         return cast("Ingested", outcome)
@@ -233,6 +235,8 @@ def cycle_pool(sources: int) -> ParsePool | None:
 
 # The pool of the cycle that run_cycle is running, if any (collect_feed uses it).
 _parse_pool: ParsePool | None = None
+# What writes source feeds while the running cycle polls (feeds.publish.EarlyPublisher).
+_early_publisher: EarlyPublisher | None = None
 # The fields the topic index holds, when the running cycle folds articles as it parses them
 # (asked for when the first feed is parsed: a cycle of 304s never opens the index).
 _fold_fields: Callable[[], tuple[bool, ...] | None] | None = None
@@ -313,9 +317,14 @@ def collect_feed(
     pool, path = _parse_pool, store.sqlite_file
     stored = None
     if pool is not None and path is not None and not source.full_text:
-        # Parsed and stored in one job of a worker process: the articles never come here.
-        done = pool.ingest(path, response.body, context, response.content_type, now)
+        # Parsed and stored in one job of a worker process (the articles never come here),
+        # which also writes the source's feeds when the cycle publishes early.
+        early = _early_publisher
+        render = early.request(source) if early is not None else None
+        done = pool.ingest(path, response.body, context, response.content_type, now, render)
         parsed, stored = done.feed, UpsertCounts(done.new, done.updated, done.unchanged)
+        if early is not None and render is not None and done.rendered is not None:
+            early.rendered(render, done.rendered)
     else:
         parsed = (pool.parse if pool is not None else parse_feed)(
             response.body, context, response.content_type)
@@ -545,6 +554,7 @@ def run_cycle(
     on_result: Callable[[PollResult], None] | None = None,
     pool: ParsePool | None = None,
     fold: Callable[[], tuple[bool, ...] | None] | None = None,
+    early: EarlyPublisher | None = None,
 ) -> list[PollResult]:
     """Poll every enabled source once (in parallel threads) and return the results in order.
 
@@ -555,7 +565,8 @@ def run_cycle(
     when there are enough sources (:func:`cycle_pool`). With ``fold`` (giving the fields
     the topic index holds, :meth:`feeds.topics.Index.prepare`; called once, when the first
     feed is parsed), each feed's articles are folded where they are parsed and stored with
-    their folded text, so that the topic index need not read them back.
+    their folded text, so that the topic index need not read them back. With ``early``,
+    the worker process that stores a feed's articles writes the source's feeds too.
     """
     todo = [s for s in (sources if sources is not None else config.sources) if s.enabled]
     states = store.states()
@@ -584,8 +595,9 @@ def run_cycle(
             on_result(result)
         return result
 
-    global _parse_pool, _fold_fields
+    global _parse_pool, _fold_fields, _early_publisher
     _fold_fields = _once(fold) if fold is not None else None
+    _early_publisher = early
     own_pool = pool is None and _parse_pool is None
     if own_pool:
         pool = cycle_pool(len(todo))
@@ -600,7 +612,7 @@ def run_cycle(
         with ThreadPoolExecutor(max_workers=threads_wanted, thread_name_prefix="poll") as threads:
             return list(threads.map(one, todo))
     finally:
-        _fold_fields = None
+        _fold_fields = _early_publisher = None
         if pool is not None:
             _parse_pool = None
             if own_pool:

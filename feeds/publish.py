@@ -34,6 +34,7 @@ from feeds.render import (
     render_atom,
     render_json_feed,
     render_rss,
+    source_feed,
     write_atomic,
     xml_safe,
 )
@@ -42,6 +43,7 @@ from feeds.store import SourceState, Store
 if TYPE_CHECKING:
     from feeds.poll import ParsePool
     from feeds.topics import Index
+    from feeds.worker import Rendered, SourceRender
 
 __all__ = [
     "RENDERERS", "FeedSpec", "entry_id", "feed_id", "language_tag", "publish_all",
@@ -128,18 +130,9 @@ def source_spec(
 
 def source_meta(source: Source, state: SourceState | None) -> FeedSpec:
     """The feed of one source without its entries: what OPML and signatures need."""
-    title = source.title or (state.title if state else None) or source.id
-    return FeedSpec(
-        kind="sources",
-        ident=source.id,
-        title=title,
-        subtitle=f"{title}, via feeds",
-        entries=(),
-        site_link=(state.link if state else None)
-        or (source.page if source.page and source.page.startswith("http") else None),
-        language=language_tag(source.language),
-        conversion=source.convert,
-    )
+    return source_feed(source.id, source.title, state.title if state else None,
+                       state.link if state else None, source.page, source.language,
+                       source.convert)
 
 
 def topic_meta(topic: Topic) -> FeedSpec:
@@ -398,11 +391,40 @@ class EarlyPublisher:
         self.writer = _Writer(pool, config.output.base_url, config.output.author, self.created)
         # Atom path -> the signature of each file written (by its path), and the summary.
         self.done: dict[str, tuple[dict[str, str], FeedSummary]] = {}
+        self.changed: list[Path] = []  # by the worker processes that stored the articles
         self._lock = threading.Lock()
+
+    def request(self, source: Source) -> SourceRender | None:
+        """What the worker process that stores ``source``'s articles needs to write its feeds
+        too (:func:`feeds.worker.ingest`), or None when this process must."""
+        if source.filter or not source.enabled or self.store.sqlite_file is None:
+            return None
+        from feeds.worker import SourceRender
+
+        output, out = self.config.output, self.config.output_dir
+        files = tuple((fmt, str(out / "sources" / f"{source.id}.{fmt}")) for fmt in self.formats)
+        return SourceRender(source.id, source.title, source.page, source.language,
+                            source.convert, output.max_entries, files, output.base_url,
+                            output.author, self.created)
+
+    def rendered(self, request: SourceRender, done: Rendered) -> None:
+        """Record the feeds a worker process wrote as it stored the articles."""
+        output = self.config.output
+        meta = done.meta
+        signatures = {meta.path_for(f): revision_signature(
+            meta, f, output.base_url, output.author, self.created, output.max_entries,
+            done.revision) for f in self.formats}
+        self._record(meta, signatures, FeedSummary(done.count, done.newest))
+        with self._lock:
+            self.changed += [Path(target) for (_, target), changed
+                             in zip(request.files, done.changed, strict=True) if changed]
 
     def source_stored(self, source: Source) -> None:
         if source.filter or not source.enabled:
             return
+        with self._lock:
+            if f"sources/{source.id}.atom" in self.done:
+                return  # written where its articles were stored (rendered())
         output, out = self.config.output, self.config.output_dir
         state, revision = self.store.source_view(source.id)
         meta = source_meta(source, state)
@@ -435,7 +457,7 @@ class EarlyPublisher:
 
     def finish(self) -> list[Path]:
         """Wait for the files in flight; the files that changed."""
-        return self.writer.finish()
+        return [*self.changed, *self.writer.finish()]
 
 
 def publish_all(config: Config, store: Store, now: datetime | None = None,

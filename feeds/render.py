@@ -94,6 +94,24 @@ class FeedSpec:
         return f"{self.kind}/{name}" if self.kind else name
 
 
+def source_feed(ident: str, title: str | None, known_title: str | None,
+                known_link: str | None, page: str | None, language: str | None,
+                conversion: str | None) -> FeedSpec:
+    """The feed of one source without its entries: ``title`` is the configured one, and
+    ``known_title`` and ``known_link`` the publisher's own, as last polled."""
+    name = title or known_title or ident
+    return FeedSpec(
+        kind="sources",
+        ident=ident,
+        title=name,
+        subtitle=f"{name}, via feeds",
+        entries=(),
+        site_link=known_link or (page if page and page.startswith("http") else None),
+        language=language_tag(language),
+        conversion=conversion,
+    )
+
+
 # Text that a reader (and the W3C validator: ContainsUndeclaredHTML) would take for markup.
 _LOOKS_LIKE_MARKUP = re.compile(r"<[A-Za-z/!?]|&[A-Za-z]+;|&#")
 

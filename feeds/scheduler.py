@@ -448,7 +448,8 @@ class Service:
                 return Index(self.config, self.store).prepare()
         try:
             results = run_cycle(self.config, self.store, self.fetcher, now,
-                                workers=self.workers, on_result=record, pool=pool, fold=fold)
+                                workers=self.workers, on_result=record, pool=pool, fold=fold,
+                                early=early)
             elapsed = time.monotonic() - started
             log.info("polled %d source(s) in %.1fs", len(results), elapsed)
             if metrics is not None:

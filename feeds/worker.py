@@ -41,20 +41,51 @@ def render_file(fmt: str, spec: FeedSpec, base_url: str, author: str, empty_upda
 
 
 @dataclass(frozen=True)
+class SourceRender:
+    """How to write a source's feeds where its articles are stored (:func:`ingest`): the
+    source's settings that name its feed, and the output's."""
+
+    ident: str
+    title: str | None  # configured; else the publisher's, as polled
+    page: str | None
+    language: str | None
+    conversion: str | None
+    limit: int
+    files: tuple[tuple[str, str], ...]  # (format, path)
+    base_url: str
+    author: str
+    empty_updated: datetime
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The feeds :func:`ingest` wrote: from ``meta`` at store ``revision``; per file whether
+    it changed; the entry count and newest date (FeedSummary)."""
+
+    meta: FeedSpec
+    revision: int
+    changed: tuple[bool, ...]
+    count: int
+    newest: datetime | None
+
+
+@dataclass(frozen=True)
 class Ingested:
-    """What :func:`ingest` did: the feed as parsed, without its articles, and how many of
-    them were new, changed and unchanged."""
+    """What :func:`ingest` did: the feed as parsed, without its articles, how many of them
+    were new, changed and unchanged, and the feeds written when asked to."""
 
     feed: ParsedFeed
     new: int
     updated: int
     unchanged: int
+    rendered: Rendered | None = None
 
 
 def ingest(path: str, body: bytes, context: FeedContext, content_type: str | None,
-           now: datetime) -> Ingested | ParseFailure:
+           now: datetime, render: SourceRender | None = None) -> Ingested | ParseFailure:
     """Parse a feed body and store its articles (with their folded text, when
-    ``context.fold`` asks for it) in the SQLite store at ``path``, in one transaction.
+    ``context.fold`` asks for it) in the SQLite store at ``path``, in one transaction;
+    with ``render``, then write the source's feeds if something was new or changed.
 
     The articles never travel back to the cycle's process, which then saves the source's
     polling state: after the articles, so the validators never claim what is not stored.
@@ -70,10 +101,31 @@ def ingest(path: str, body: bytes, context: FeedContext, content_type: str | Non
     folded = None
     if parsed.folded is not None:
         folded = dict(zip((a.key for a in parsed.articles), parsed.folded, strict=True))
+    source_id = context.source_id
     with writing(path) as cur:
-        new, updated, unchanged = upsert_rows(cur, ARTICLE_SQL, "?", context.source_id,
+        new, updated, unchanged = upsert_rows(cur, ARTICLE_SQL, "?", source_id,
                                               parsed.articles, now, folded)
-    return Ingested(replace(parsed, articles=(), folded=None), new, updated, unchanged)
+        if render is not None and (new or updated):
+            cur.execute("SELECT title, link FROM sources WHERE id = ?", (source_id,))
+            known = cur.fetchone() or (None, None)
+            cur.execute("SELECT revision FROM source_revisions WHERE source_id = ?",
+                        (source_id,))
+            revision = int(cur.fetchone()[0])
+    done = Ingested(replace(parsed, articles=(), folded=None), new, updated, unchanged)
+    if render is None or not (new or updated):
+        return done
+    from feeds.render import source_feed
+
+    # The title and link the cycle records for the source: what the feed says, else what
+    # it said before (feeds.poll.poll_source); publish_all then finds the same signatures.
+    link = parsed.link if parsed.link and parsed.link.startswith(("http://", "https://")) \
+        else None
+    meta = source_feed(render.ident, render.title, parsed.title or known[0], link or known[1],
+                       render.page, render.language, render.conversion)
+    changed, count, newest = render_source(path, source_id, render.limit, meta,
+                                           list(render.files), render.base_url, render.author,
+                                           render.empty_updated)
+    return replace(done, rendered=Rendered(meta, revision, tuple(changed), count, newest))
 
 
 def render_source(path: str, source_id: str, limit: int, meta: FeedSpec,
