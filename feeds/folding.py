@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 # Between the folded fields of one article in the index; fold() turns it into a space, so no
 # keyword spans two fields.
 SEP = "\x1f"
-_SPACES = re.compile(r"\s+")
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -47,7 +46,9 @@ def fold(text: str | None) -> str:
         # NFKC and t2s leave ASCII alone, and casefold is lower(): the cheap path.
         return " ".join(text.lower().split())
     text = unicodedata.normalize("NFKC", text).casefold()
-    return _SPACES.sub(" ", convert(text, "t2s")).strip()
+    # str.split() breaks where \s+ would (str.isspace): re.sub(r"\s+", " ", t).strip(),
+    # at a third of the cost.
+    return " ".join(convert(text, "t2s").split())
 
 
 def body_text(text: str | None, content_html: str | None) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from feeds.model import Article, Stored
     from feeds.render import FeedSpec
     from feeds.sources.feed import FeedContext, ParsedFeed, ParseFailure
 
@@ -103,6 +104,10 @@ def ingest(path: str, body: bytes, context: FeedContext, content_type: str | Non
         folded = dict(zip((a.key for a in parsed.articles), parsed.folded, strict=True))
     source_id = context.source_id
     with writing(path) as cur:
+        stored_before = -1
+        if render is not None:
+            cur.execute("SELECT count(*) FROM articles WHERE source_id = ?", (source_id,))
+            stored_before = int(cur.fetchone()[0])
         new, updated, unchanged = upsert_rows(cur, ARTICLE_SQL, "?", source_id,
                                               parsed.articles, now, folded)
         if render is not None and (new or updated):
@@ -122,23 +127,51 @@ def ingest(path: str, body: bytes, context: FeedContext, content_type: str | Non
         else None
     meta = source_feed(render.ident, render.title, parsed.title or known[0], link or known[1],
                        render.page, render.language, render.conversion)
+    entries = None
+    if stored_before == 0:
+        # The source's first articles: the feed is these, as the store now holds them
+        # (Store.latest's order), without reading them back.
+        entries = first_entries(source_id, parsed.articles, now, render.limit)
     changed, count, newest = render_source(path, source_id, render.limit, meta,
                                            list(render.files), render.base_url, render.author,
-                                           render.empty_updated)
+                                           render.empty_updated, entries)
     return replace(done, rendered=Rendered(meta, revision, tuple(changed), count, newest))
+
+
+def first_entries(source_id: str, articles: Sequence[Article], now: datetime, limit: int
+                  ) -> list[Stored]:
+    """:func:`feeds.rows.latest_from_file` right after ``articles`` were stored as the first
+    of their source: newest first by sort_ts (published, else first seen), the later stored
+    first among equals (the store's id order); first seen ``now``. tests/test_worker.py
+    holds the two equal."""
+    from dataclasses import replace
+
+    from feeds.model import Stored
+
+    unique: dict[str, Article] = {}
+    for article in articles:
+        unique.setdefault(article.key, article)  # as rows.upsert_rows stores them
+    now_ts = now.timestamp()
+    order = sorted(enumerate(unique.values()), reverse=True, key=lambda pair: (
+        pair[1].published.timestamp() if pair[1].published else now_ts, pair[0]))
+    return [Stored(source_id, replace(article, first_seen=now))
+            for _, article in order[:limit]]
 
 
 def render_source(path: str, source_id: str, limit: int, meta: FeedSpec,
                   files: list[tuple[str, str]], base_url: str, author: str,
-                  empty_updated: datetime) -> tuple[list[bool], int, datetime | None]:
-    """Read a source's newest ``limit`` articles from the SQLite file at ``path`` and write
-    its feed in each (format, file) of ``files``; per file whether it changed, then the
-    entry count and newest date (FeedSummary) of the feed."""
+                  empty_updated: datetime, entries: Sequence[Stored] | None = None
+                  ) -> tuple[list[bool], int, datetime | None]:
+    """Read a source's newest ``limit`` articles from the SQLite file at ``path`` (unless
+    ``entries`` are those) and write its feed in each (format, file) of ``files``; per file
+    whether it changed, then the entry count and newest date (FeedSummary) of the feed."""
     from dataclasses import replace
 
     from feeds.rows import latest_from_file
 
-    spec = replace(meta, entries=latest_from_file(path, source_id, limit))
+    if entries is None:
+        entries = latest_from_file(path, source_id, limit)
+    spec = replace(meta, entries=entries)
     changed = [render_file(fmt, spec, base_url, author, empty_updated, target)
                for fmt, target in files]
     newest = max((max(s.effective_updated, s.sort_date) for s in spec.entries), default=None)

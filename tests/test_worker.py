@@ -212,3 +212,85 @@ def test_run_once_with_workers_writes_source_feeds_while_polling(
         del output["health.atom"]  # its <updated> is the store's creation time
     assert outputs["workers"] == outputs["threads"]
     assert_valid_atom(outputs["workers"]["sources/s3.atom"])
+
+
+FIRST_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+<title>青岛新闻网</title><link>https://qd.example.cn/</link><description>d</description>
+{items}</channel></rss>"""
+FIRST_ITEMS = [
+    # Beijing-time dates, one repeated (a tie in sort_ts), one undated, one in UTC.
+    ("a", "Tue, 03 Dec 2024 09:30:00 +0800", "青岛地铁 6 号线"),
+    ("b", "Tue, 03 Dec 2024 09:30:00 +0800", "同一时刻的另一条"),
+    ("c", None, "没有日期的消息"),
+    ("d", "Mon, 02 Dec 2024 23:00:00 GMT", "<b>标记</b> & 符号"),
+    ("a", "Wed, 04 Dec 2024 10:00:00 +0800", "重复的 guid 保留第一条"),
+    ("e", "Sun, 01 Dec 2024 08:00:00 +0800", "最旧的一条"),
+]
+
+
+def first_feed_body() -> bytes:
+    items = "".join(
+        f"<item><title>{title.replace('&', '&amp;').replace('<', '&lt;')}</title>"
+        f"<link>https://qd.example.cn/{guid}.html</link><guid>{guid}</guid>"
+        + (f"<pubDate>{date}</pubDate>" if date else "")
+        + f"<dc:creator>记者 {guid}</dc:creator><category>本地</category>"
+        f"<description>&lt;p&gt;{guid} 正文&lt;/p&gt;</description>"
+        f"<enclosure url='https://qd.example.cn/{guid}.mp3' type='audio/mpeg' length='12'/>"
+        "</item>"
+        for guid, date, title in FIRST_ITEMS)
+    return FIRST_FEED.format(items=items).encode("utf-8")
+
+
+@pytest.mark.parametrize("limit", [50, 3])
+def test_a_first_store_renders_from_memory_what_the_store_would_give(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """A source's first articles are rendered as parsed, without reading them back: the same
+    bytes as rendering from the store (order, ties, undated entries, limit, first_seen)."""
+    from dataclasses import replace
+    from zoneinfo import ZoneInfo
+
+    from feeds import rows, worker
+    from feeds.publish import source_meta
+
+    config = parse_config(CONFIG, "test.yaml", tmp_path)
+    store = Store.open(config.store_path)
+    out = tmp_path / "out"
+    now = datetime(2024, 12, 5, 8, 0, 0, 123456, tzinfo=UTC)
+    files_ = tuple((fmt, str(out / "sources" / f"alpha.{fmt}")) for fmt in ("atom", "rss", "json"))
+    request = worker.SourceRender("alpha", None, None, None, None, limit, files_, BASE,
+                                  "Tester", T0)
+    context = FeedContext("alpha", "https://qd.example.cn/rss.xml", ZoneInfo("Asia/Shanghai"))
+    path = str(config.store_path)
+    reads: list[str] = []
+    real_latest = rows.latest_from_file
+    monkeypatch.setattr(rows, "latest_from_file",
+                        lambda *a: reads.append(a[1]) or real_latest(*a))
+    try:
+        done = worker.ingest(path, first_feed_body(), context, None, now, request)
+        assert isinstance(done, worker.Ingested) and done.rendered is not None
+        assert (done.new, done.updated, reads) == (6, 0, [])  # nothing read back
+        written = {fmt: Path(p).read_bytes() for fmt, p in files_}
+        # The same feeds rendered from what the store holds:
+        state = store.state("alpha")
+        # (the title and link poll_source records from the feed)
+        meta = source_meta(config.source("alpha"),
+                           replace(state, title="青岛新闻网", link="https://qd.example.cn/"))
+        assert done.rendered.meta == meta
+        flags, count, newest = worker.render_source(
+            path, "alpha", limit, meta, [(f, str(tmp_path / f"again.{f}")) for f, _ in files_],
+            BASE, "Tester", T0)
+        assert reads == ["alpha"]
+        for fmt, _ in files_:
+            assert (tmp_path / f"again.{fmt}").read_bytes() == written[fmt], fmt
+        assert flags == [True, True, True]
+        assert (count, newest) == (done.rendered.count, done.rendered.newest)
+        assert count == min(limit, 6)
+        # A second store of the source reads back: older articles may belong in the feed.
+        done = worker.ingest(path, first_feed_body().replace(b"c.html", b"c2.html"), context,
+                             None, now, request)
+        assert isinstance(done, worker.Ingested) and done.updated == 1
+        assert reads == ["alpha", "alpha"]
+    finally:
+        store.close()
+
