@@ -34,6 +34,7 @@ from feeds.config import Config, Source
 from feeds.errors import FeedsError, GoneError, ParseError, SourceError
 from feeds.fetch import FetchCancelled, Fetcher, Response
 from feeds.model import Article
+from feeds.rows import Folding
 from feeds.sources.feed import (
     FeedContext,
     ParsedFeed,
@@ -239,15 +240,15 @@ _parse_pool: ParsePool | None = None
 _early_publisher: EarlyPublisher | None = None
 # The fields the topic index holds, when the running cycle folds articles as it parses them
 # (asked for when the first feed is parsed: a cycle of 304s never opens the index).
-_fold_fields: Callable[[], tuple[bool, ...] | None] | None = None
+_fold_fields: Callable[[], Folding | None] | None = None
 
 
-def _once(make: Callable[[], tuple[bool, ...] | None]) -> Callable[[], tuple[bool, ...] | None]:
+def _once(make: Callable[[], Folding | None]) -> Callable[[], Folding | None]:
     """``make()``, called once by the first thread that asks."""
     lock = threading.Lock()
-    made: list[tuple[bool, ...] | None] = []
+    made: list[Folding | None] = []
 
-    def get() -> tuple[bool, ...] | None:
+    def get() -> Folding | None:
         with lock:
             if not made:
                 made.append(make())
@@ -289,8 +290,10 @@ class Collected:
     # cap): the validators are then not kept, so the next poll reads the listing again
     # even if it has not changed.
     complete: bool = True
-    # Each article's folded text for the topic index (ParsedFeed.folded), when folded.
+    # Each article's folded text for the topic index (ParsedFeed.folded), when folded, and
+    # the index sequence number its rows get (Folding.seq).
     folded: Sequence[str] | None = None
+    fold_seq: int = 0
     # Set when the articles are stored already (a worker process parsed and stored them):
     # what the upsert counted. ``articles`` is then empty.
     stored: UpsertCounts | None = None
@@ -339,7 +342,9 @@ def collect_feed(
 
         articles = fill_full_text(source, config, articles, fetcher, store, now,
                                   allow_file=is_local(response.url))
-    return Collected(articles, ttl, parsed.title, link, folded=parsed.folded, stored=stored)
+    return Collected(articles, ttl, parsed.title, link, folded=parsed.folded,
+                     fold_seq=context.fold.seq if context.fold is not None else 0,
+                     stored=stored)
 
 
 def collector_for(source: Source) -> Collector:
@@ -475,9 +480,10 @@ def poll_source(
             (collected.articles, collected.ttl) if isinstance(collected, Collected)
             else (collected, None)
         )
-        folded = None
+        folded, fold_seq = None, 0
         if isinstance(collected, Collected) and collected.folded is not None:
             folded = dict(zip((a.key for a in articles), collected.folded, strict=True))
+            fold_seq = collected.fold_seq
         if isinstance(collected, Collected):
             success = replace(success, title=collected.title or success.title,
                               link=collected.link or success.link)
@@ -492,7 +498,8 @@ def poll_source(
             store.save_state(success)
             counts = collected.stored
         else:
-            counts = store.upsert(source.id, articles, now, success, folded=folded)
+            counts = store.upsert(source.id, articles, now, success, folded=folded,
+                                  seq=fold_seq)
         return PollResult(
             source.id, "ok", counts.new, counts.updated, counts.unchanged,
             duration=time.monotonic() - started, next_due=success.next_due,
@@ -553,7 +560,7 @@ def run_cycle(
     workers: int = 4,
     on_result: Callable[[PollResult], None] | None = None,
     pool: ParsePool | None = None,
-    fold: Callable[[], tuple[bool, ...] | None] | None = None,
+    fold: Callable[[], Folding | None] | None = None,
     early: EarlyPublisher | None = None,
 ) -> list[PollResult]:
     """Poll every enabled source once (in parallel threads) and return the results in order.

@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from pathlib import Path
@@ -22,9 +23,16 @@ from feeds.model import Article, Enclosure, Image, Person, Stored
 # The table of folded article texts (feeds.topics.topic_text): the store writes the rows of
 # articles folded where they were parsed, and worker processes read it directly.
 TEXT_TABLE = "topic_text"
-# The index sequence number of rows the store wrote: feeds.topics.refresh_index gives them
-# the next one, so that every rule evaluates them once.
-UNSEQUENCED = -1
+
+
+@dataclass(frozen=True)
+class Folding:
+    """How a cycle folds what it parses for the topic index (feeds.topics.prepare_index):
+    per field of feeds.topics.FIELDS whether the index holds it, and the index sequence
+    number the cycle's rows get (above every rule's, so that each evaluates them once)."""
+
+    fields: tuple[bool, ...]
+    seq: int
 
 
 def when(text: str | None) -> datetime | None:
@@ -194,7 +202,7 @@ ARTICLE_SQL = {
     # The folded text of an article just stored (its topic index row), the other columns
     # copied from the stored version: what feeds.topics.refresh_index would write.
     "folded": f"INSERT INTO {TEXT_TABLE} (article_id, content_hash, seq, sort_ts, source_id, "
-              f"language, folded) SELECT id, content_hash, {UNSEQUENCED}, sort_ts, source_id, "
+              "language, folded) SELECT id, content_hash, ?, sort_ts, source_id, "
               "language, ? FROM articles WHERE source_id = ? AND key = ? "
               "ON CONFLICT (article_id) DO UPDATE SET content_hash = excluded.content_hash, "
               "seq = excluded.seq, sort_ts = excluded.sort_ts, source_id = excluded.source_id, "
@@ -204,10 +212,12 @@ ARTICLE_SQL = {
 
 def upsert_rows(cur: Any, sql: Mapping[str, str], marker: str, source_id: str,
                 articles: Sequence[Article], now: datetime,
-                folded: Mapping[str, str] | None = None) -> tuple[int, int, int]:
+                folded: Mapping[str, str] | None = None, seq: int = 0
+                ) -> tuple[int, int, int]:
     """Write ``articles`` of ``source_id`` with the DB-API cursor ``cur``, inside the caller's
     transaction: new ones get ``first_seen = now``, changed ones are updated; with
-    ``folded``, their topic index rows too. Returns (new, updated, unchanged).
+    ``folded``, their topic index rows too, at sequence number ``seq`` (Folding.seq).
+    Returns (new, updated, unchanged).
 
     See :meth:`feeds.store.Store.upsert`, which wraps it.
     """
@@ -258,6 +268,6 @@ def upsert_rows(cur: Any, sql: Mapping[str, str], marker: str, source_id: str,
         cur.execute(sql["bump"], (source_id,))
         if folded is not None:
             cur.executemany(sql["folded"], [
-                (folded[key], source_id, key)
+                (seq, folded[key], source_id, key)
                 for key in (*(row[1] for row in inserts), *(row[-1] for row in updates))])
     return len(inserts), len(updates), unchanged

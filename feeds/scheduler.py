@@ -59,6 +59,8 @@ from feeds.store import HealthEvent, SourceState, Store, Stored
 if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    from feeds.rows import Folding
+
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
@@ -442,7 +444,7 @@ class Service:
         early = EarlyPublisher(self.config, self.store, pool) if pool is not None else None
         fold = None
         if self.config.topics or any(s.filter for s in self.config.sources):
-            def fold() -> tuple[bool, ...] | None:
+            def fold() -> Folding | None:
                 from feeds.topics import Index
 
                 return Index(self.config, self.store).prepare()

@@ -427,18 +427,19 @@ class Store:
         state: SourceState | None = None,
         *,
         folded: Mapping[str, str] | None = None,
+        seq: int = 0,
     ) -> UpsertCounts:
         """Store ``articles``: new ones get ``first_seen = now``, changed ones are updated.
 
         With ``state``, the polling state is saved in the same transaction, so the articles
         and the validators (ETag, body hash) that say we have them never disagree. With
         ``folded`` (key to folded text, :func:`feeds.folding.fold_article`), the topic index
-        rows of the new and changed articles are written too, awaiting their sequence number
-        (:func:`feeds.topics.refresh_index`); the caller has prepared the index tables.
+        rows of the new and changed articles are written too, at sequence number ``seq``;
+        the caller has prepared the index (:func:`feeds.topics.prepare_index`).
         """
         with self._write_lock, self.engine.begin() as conn, _cursor(conn) as cur:
             new, updated, unchanged = upsert_rows(cur, self._sql, self._marker, source_id,
-                                                  articles, now, folded)
+                                                  articles, now, folded, seq)
             if state is not None:
                 cur.execute(self._sql["save_state"], _state_values(state, now))
         return UpsertCounts(new, updated, unchanged)

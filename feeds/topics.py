@@ -78,7 +78,7 @@ from feeds.folding import (
 )
 from feeds.folding import body_text as _body_text
 from feeds.model import Article
-from feeds.rows import TEXT_TABLE, UNSEQUENCED
+from feeds.rows import TEXT_TABLE, Folding
 from feeds.store import Store, Stored, _article_from_row, articles_table, revisions_table
 
 if TYPE_CHECKING:
@@ -223,17 +223,26 @@ def _set_meta(conn: Connection, name: str, value: str) -> None:
 FoldMany = Callable[[Sequence[Sequence[str | None]], Sequence[bool]], list[str]]
 
 
-def prepare_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS) -> tuple[bool, ...]:
-    """Make the index hold ``fields`` (emptied if it held fewer, or another version's);
-    return per field of FIELDS whether it holds it.
+def prepare_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS) -> Folding:
+    """Make the index hold ``fields`` (emptied if it held fewer, or another version's) and
+    claim the next sequence number; return both, as the cycle's Folding.
 
-    A cycle calls it before polling: its articles are then folded with that mask where they
-    are parsed, and stored with their folded text (``Store.upsert(folded=...)``).
+    A cycle calls it before polling: its articles are then folded where they are parsed,
+    and stored with their folded text at that sequence number (``Store.upsert(folded=...)``),
+    which is above every rule's, so :meth:`Index.update` evaluates them once. The claim
+    is released by the next :func:`refresh_index`; a cycle that stopped half-way leaves
+    it, and the next one claims a higher number. (Only the process holding the service
+    lock writes the index, and its cycle polls before it publishes.)
     """
     ensure_tables(store)
+    t, s = topic_text, topic_state
     with store.engine.begin() as conn:
-        have, _ = _hold(conn, fields)
-    return tuple(name in have for name in FIELDS)
+        have, meta = _hold(conn, fields)
+        seq = 1 + max(conn.execute(sa.select(sa.func.max(t.c.seq))).scalar() or 0,
+                      conn.execute(sa.select(sa.func.max(s.c.seq))).scalar() or 0,
+                      int((meta or {}).get("claimed", 0)))
+        _set_meta(conn, "claimed", str(seq))
+    return Folding(tuple(name in have for name in FIELDS), seq)
 
 
 def _hold(conn: Connection, fields: Iterable[str]) -> tuple[set[str], dict[str, str] | None]:
@@ -260,8 +269,8 @@ def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS,
     return (how many, the index sequence number now). Costs only the new articles, in
     batches of BATCH, so memory stays bounded however many there are. ``fold_many``
     (:func:`feeds.folding.fold_rows` in a worker process) folds up to ``jobs`` batches at once.
-    Articles the store wrote with their folded text (folded where a cycle parsed them) are
-    not read again: they only get the next sequence number.
+    Articles the store wrote with their folded text (folded where a cycle parsed them,
+    :func:`prepare_index`) are not read again.
 
     A field no earlier rule needed (say ``author``) makes every article fold again.
     """
@@ -269,12 +278,10 @@ def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS,
     a, t = articles_table, topic_text
     with store.engine.begin() as conn:
         have, meta = _hold(conn, fields)
-        top = conn.execute(sa.select(sa.func.max(t.c.seq))
-                           .where(t.c.seq != UNSEQUENCED)).scalar() or 0
-        sequenced = conn.execute(sa.update(t).where(t.c.seq == UNSEQUENCED)
-                                 .values(seq=top + 1)).rowcount
-        if sequenced:
-            top += 1
+        top = conn.execute(sa.select(sa.func.max(t.c.seq))).scalar() or 0
+        if meta is not None and "claimed" in meta:
+            # The cycle that claimed a number has stored what it folded (at most it).
+            conn.execute(sa.delete(topic_meta).where(topic_meta.c.name == "claimed"))
         # What the store held when last folded: the highest article id, the count, and each
         # source's revision (raised by every upsert that adds or changes an article). Equal
         # now: nothing is new, and no article is read. Else only sources whose revision
@@ -282,7 +289,7 @@ def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS,
         mark = _watermark(conn)
         last = json.loads(meta.get("watermark", "null")) if meta is not None else None
         if last == mark:
-            return sequenced, top
+            return 0, top
         query = (sa.select(a.c.id).select_from(a.outerjoin(t, t.c.article_id == a.c.id))
                  .where(sa.or_(t.c.article_id.is_(None), t.c.content_hash != a.c.content_hash)))
         if last is not None and mark["count"] >= last["count"]:
@@ -292,9 +299,7 @@ def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS,
         ids = [r[0] for r in conn.execute(query)]
         if not ids:
             _set_meta(conn, "watermark", json.dumps(mark))
-            if sequenced:
-                log.debug("indexed %d articles folded while polling (seq %d)", sequenced, top)
-            return sequenced, top
+            return 0, top
     seq = top + 1
     wanted = [name in have for name in FIELDS]
     columns = [a.c.id, a.c.content_hash, a.c.sort_ts, a.c.source_id, a.c.language]
@@ -337,9 +342,8 @@ def refresh_index(store: Store, fields: Iterable[str] = DEFAULT_FIELDS,
                 write(first, first_rows, folded.result())
     with store.engine.begin() as conn:
         _set_meta(conn, "watermark", json.dumps(mark))
-    log.debug("folded %d articles, indexed %d folded while polling (seq %d)", len(ids),
-              sequenced, seq)
-    return len(ids) + sequenced, seq
+    log.debug("folded %d articles (seq %d)", len(ids), seq)
+    return len(ids), seq
 
 
 def _watermark(conn: Connection) -> dict[str, Any]:
@@ -1036,9 +1040,9 @@ class Index:
         return [*self.filters.values(), *self.topic_rules.values(),
                 *([self.all_rule] if self.all_rule else [])]
 
-    def prepare(self) -> tuple[bool, ...] | None:
-        """:func:`prepare_index` for these rules (the mask a cycle folds what it parses with),
-        or None when there is no rule: nothing is indexed then."""
+    def prepare(self) -> Folding | None:
+        """:func:`prepare_index` for these rules (how a cycle folds what it parses), or None
+        when there is no rule: nothing is indexed then."""
         return prepare_index(self.store, self.ruleset.fields) if self._rules() else None
 
     @property

@@ -108,8 +108,9 @@ def ingest(path: str, body: bytes, context: FeedContext, content_type: str | Non
         if render is not None:
             cur.execute("SELECT count(*) FROM articles WHERE source_id = ?", (source_id,))
             stored_before = int(cur.fetchone()[0])
-        new, updated, unchanged = upsert_rows(cur, ARTICLE_SQL, "?", source_id,
-                                              parsed.articles, now, folded)
+        new, updated, unchanged = upsert_rows(
+            cur, ARTICLE_SQL, "?", source_id, parsed.articles, now, folded,
+            context.fold.seq if context.fold is not None else 0)
         if render is not None and (new or updated):
             cur.execute("SELECT title, link FROM sources WHERE id = ?", (source_id,))
             known = cur.fetchone() or (None, None)

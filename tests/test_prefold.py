@@ -19,7 +19,7 @@ from feeds.folding import fold_article, folded_values
 from feeds.model import Article, Person
 from feeds.poll import run_cycle
 from feeds.publish import publish_all
-from feeds.rows import TEXT_TABLE, UNSEQUENCED
+from feeds.rows import TEXT_TABLE, Folding
 from feeds.scheduler import Service
 from feeds.sources.feed import FeedContext, parse_feed
 from feeds.store import Store
@@ -110,7 +110,8 @@ def test_parse_feed_folds_what_the_store_will_hold(store: Store, convert: str | 
     plain = FeedContext("s", "https://example.org/feed", UTC, convert=convert)
     assert parse_feed(ATOM.encode(), plain).folded is None
     parsed = {mask: parse_feed(ATOM.encode(), FeedContext(
-        "s", "https://example.org/feed", UTC, convert=convert, fold=mask)) for mask in MASKS}
+        "s", "https://example.org/feed", UTC, convert=convert, fold=Folding(mask, 1)))
+        for mask in MASKS}
     articles = parsed[MASKS[0]].articles
     assert len(articles) == 3
     store.upsert("s", articles, NOW)
@@ -212,7 +213,7 @@ def index_rows(store: Store) -> dict[int, tuple[str, int, str]]:
 
 
 def check_index(store: Store) -> dict[int, tuple[str, int, str]]:
-    """Every article has a sequenced topic_text row of its current version, holding what
+    """Every article has a topic_text row of its current version, holding what
     folding its stored columns gives."""
     rows = index_rows(store)
     with store.engine.connect() as conn:
@@ -226,7 +227,7 @@ def check_index(store: Store) -> dict[int, tuple[str, int, str]]:
     for article in articles:
         content_hash, seq, folded = rows[article[0]]
         assert content_hash == article[1]
-        assert seq != UNSEQUENCED and seq > 0
+        assert seq > 0
         assert folded == folded_values(tuple(article[2:]), mask)
     return rows
 
@@ -386,3 +387,27 @@ def test_a_rule_on_a_new_field_in_a_polling_cycle_indexes_every_article(
         check_index(service.store)
     finally:
         service.close()
+
+
+def test_each_cycle_claims_a_sequence_number_above_every_rule_and_claim(tmp_path: Path) -> None:
+    """prepare_index claims a number above every row, rule state and earlier claim (a cycle
+    that stopped half-way keeps its own); refresh_index releases the claim."""
+    from feeds import topics
+
+    store = Store.open(tmp_path / "db.sqlite")
+    try:
+        first = topics.prepare_index(store)
+        assert first.seq == 1 and first.fields == tuple(f in topics.DEFAULT_FIELDS
+                                                         for f in FIELDS)
+        assert topics.prepare_index(store).seq == 2  # the first cycle never published
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO topic_state VALUES ('h', 'x', 7, 1, 0, 1, x'')")
+        assert topics.prepare_index(store).seq == 8
+        topics.refresh_index(store)
+        with store.engine.connect() as conn:
+            claimed = conn.exec_driver_sql(
+                "SELECT count(*) FROM topic_meta WHERE name = 'claimed'").scalar_one()
+        assert claimed == 0
+        assert topics.prepare_index(store).seq == 8  # rows and states decide again
+    finally:
+        store.close()

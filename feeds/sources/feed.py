@@ -19,6 +19,7 @@ from feeds.errors import ParseError
 from feeds.extract.chinese import clean_text, convert
 from feeds.extract.dates import parse_feed_date
 from feeds.model import Article, Enclosure, Image, Person
+from feeds.rows import Folding
 from feeds.sanitize import html_to_text, one_line, sanitize_html, sanitized_text, shorten
 from feeds.urls import canonical_url, join_url
 
@@ -50,9 +51,9 @@ class FeedContext:
     timezone: tzinfo
     language: str | None = None
     convert: str | None = None
-    # Per field of feeds.topics.FIELDS, whether the topic index holds it: set when a cycle
-    # folds each article where it is parsed (feeds.folding.fold_article), not read back later.
-    fold: tuple[bool, ...] | None = None
+    # Set when a cycle folds each article for the topic index where it is parsed
+    # (feeds.folding.fold_article), instead of reading it back later.
+    fold: Folding | None = None
 
 
 def parse_feed(body: bytes, context: FeedContext, content_type: str | None = None) -> ParsedFeed:
@@ -222,7 +223,7 @@ def _finish(parsed: Mapping[str, Any], context: FeedContext, body: bytes,
     if context.fold is not None:
         from feeds.folding import fold_article
 
-        folded = tuple(fold_article(a, context.fold) for a in articles)
+        folded = tuple(fold_article(a, context.fold.fields) for a in articles)
     return ParsedFeed(
         title=_text(feed.get("title"), context.convert) or None,
         link=feed.get("link"),
