@@ -494,8 +494,9 @@ def poll_source(
         success = replace(success, interval_hint=hint, next_due=source_due_after(
             now, source, config, hint_seconds=hint, jitter=jitter))
         if isinstance(collected, Collected) and collected.stored is not None:
-            # Stored already (collect_feed): the validators follow the articles.
-            store.save_state(success)
+            # Stored already (collect_feed): the validators follow the articles, batched
+            # with the cycle's other states (a crash before then only means a poll again).
+            save(success)
             counts = collected.stored
         else:
             counts = store.upsert(source.id, articles, now, success, folded=folded,

@@ -136,3 +136,30 @@ def test_a_cycle_keeps_at_most_workers_requests_in_flight(tmp_path: Path,
     finally:
         pool.close()
         store.close()
+
+
+def test_states_lost_after_a_worker_stored_the_articles_cost_only_a_poll(
+        tmp_path: Path, http_server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker process stores the articles before this process saves the validators (in a
+    batch): a cycle that dies in between loses nothing, and the next one stores nothing twice."""
+    monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 1)
+    monkeypatch.setattr(poll, "PARSE_PROCESSES", 2)
+    config, store = make(tmp_path, http_server, 3)
+    try:
+        def crash(states: object) -> None:
+            raise OSError("disk full")
+
+        monkeypatch.setattr(store, "save_states", crash)
+        with pytest.raises(OSError):
+            run_cycle(config, store, Fetcher(), NOW)  # type: ignore[arg-type]
+        monkeypatch.undo()
+        monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 1)
+        assert store.states().get("s1") is None or store.state("s1").etag is None
+        assert len(articles(store, "s1")) == 3  # stored by the worker all the same
+        results = {r.source_id: r for r in run_cycle(config, store, Fetcher(), NOW)}  # type: ignore[arg-type]
+        assert [(results[f"s{n}"].status, results[f"s{n}"].new) for n in range(3)] == [
+            ("ok", 0)] * 3
+        assert len(articles(store, "s1")) == 3
+        assert all(len(http_server.requests_for(f"/{n}.rss")) == 2 for n in range(3))
+    finally:
+        store.close()
