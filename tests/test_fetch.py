@@ -8,6 +8,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import LocalServer, RecordedRequest, Route
@@ -259,3 +260,60 @@ def test_session_wide_settings_still_apply(http_server: LocalServer, fetcher: Fe
     fetcher.session.auth = ("user", "secret")
     assert fetcher.get(url, source_id="s", allow_private=True).body == BODY
     assert http_server.requests_for("/private.rss")[0].headers["Authorization"].startswith("Basic ")
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate: (feed URL, cert file)."""
+    import http.server
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}/feed.xml", cert
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_tls_certificates_are_verified(tls_server: tuple[str, Path]) -> None:
+    """An HTTPS feed with a certificate no CA vouches for is refused as a TLS error; trusting
+    that certificate (verify = its file) reads it, over the same fast path."""
+    url, cert = tls_server
+    fetcher = Fetcher()
+    with pytest.raises(FetchError, match="TLS error") as failed:
+        fetcher.get(url, source_id="secure")
+    assert failed.value.source_id == "secure"
+    trusting = Fetcher()
+    trusting.session.verify = str(cert)
+    response = trusting.get(url, source_id="secure")
+    assert response.status == 200 and response.body.startswith(b"<rss")
+    fetcher.close()
+    trusting.close()
