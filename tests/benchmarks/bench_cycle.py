@@ -17,6 +17,10 @@ its own subprocess:
   untimed);
 - ``reader warm``: ``Reader.update_feeds(scheduled=False, workers=N)`` again.
 
+These four run ``--repeat`` times (3 by default), interleaved, each time on a fresh store;
+the table shows the run of median wall time of each, and the ratios compare those. One run of
+a cycle varies by about 10% on a shared machine, for both tools.
+
 The ``feeds`` package is byte-compiled first, as an installed package is. For each run it
 prints the entries stored, wall time, entries per second, CPU time (user + sys
 of the whole process tree, from ``wait4``) and peak RSS (summed over every process of the tree,
@@ -165,37 +169,60 @@ def extract_child() -> None:
           f"{elapsed / len(pages) * 1000:.1f} ms per page (feeds.extract.article.extract_article)")
 
 
-def run_scale(n: int, args: argparse.Namespace, port: int, work: Path, log: Path) -> list[Run]:
+def run_scale(n: int, args: argparse.Namespace, port: int, work: Path, log: Path,
+              repeat: int = 1) -> list[Run]:
+    """Every run at ``n`` sources, ``repeat`` times, interleaved (feeds cold and warm, then
+    reader cold and warm, each time on a fresh store), so that a slow spell of the machine
+    falls on both tools."""
     from feedgen_data import feed_name
 
     urls = [f"http://127.0.0.1:{port}/{feed_name(i)}" for i in range(n)]
     runs: list[Run] = []
-    here = work / f"n{n}"
-    if not args.skip_feeds:
-        fdir = here / "feeds"
-        fdir.mkdir(parents=True)
-        config = feeds_config(fdir, urls, args.topics)
-        cmd = [args.python, "-m", "feeds", "-c", str(config), "run", "--once",
-               "--workers", str(args.workers)]
-        if args.profile:
-            cmd = [args.python, "-m", "pyinstrument", "-o", str(work / f"profile-{n}-%s.txt"),
-                   "-m", "feeds", *cmd[3:]]
-        for phase in ("cold", "warm"):
-            run_cmd = [c.replace("%s", phase) for c in cmd]
-            runs.append(measure(f"feeds {phase}", n, run_cmd,
-                                lambda: sql_count(fdir / "feeds.db", "articles"), log))
-    if not args.skip_reader:
-        rdir = here / "reader"
-        rdir.mkdir(parents=True)
-        db, urls_file = rdir / "reader.sqlite", rdir / "urls.txt"
-        urls_file.write_text("\n".join(urls))
-        base = [args.reader_python, str(Path(__file__).resolve()), "--reader-child", str(db)]
-        tail = [str(urls_file), str(args.workers)]
-        subprocess.run([*base, "setup", *tail], check=True, cwd=ROOT)
-        for phase in ("cold", "warm"):
-            runs.append(measure(f"reader {phase}", n, [*base, phase, *tail],
-                                lambda: sql_count(db, "entries"), log))
+    for rep in range(repeat):
+        here = work / f"n{n}" / f"run{rep + 1}"
+        if not args.skip_feeds:
+            fdir = here / "feeds"
+            fdir.mkdir(parents=True)
+            config = feeds_config(fdir, urls, args.topics)
+            cmd = [args.python, "-m", "feeds", "-c", str(config), "run", "--once",
+                   "--workers", str(args.workers)]
+            if args.profile:
+                cmd = [args.python, "-m", "pyinstrument", "-o",
+                       str(work / f"profile-{n}-{rep + 1}-%s.txt"), "-m", "feeds", *cmd[3:]]
+            for phase in ("cold", "warm"):
+                run_cmd = [c.replace("%s", phase) for c in cmd]
+                runs.append(measure(f"feeds {phase}", n, run_cmd,
+                                    lambda d=fdir: sql_count(d / "feeds.db", "articles"), log))
+        if not args.skip_reader:
+            rdir = here / "reader"
+            rdir.mkdir(parents=True)
+            db, urls_file = rdir / "reader.sqlite", rdir / "urls.txt"
+            urls_file.write_text("\n".join(urls))
+            base = [args.reader_python, str(Path(__file__).resolve()), "--reader-child",
+                    str(db)]
+            tail = [str(urls_file), str(args.workers)]
+            subprocess.run([*base, "setup", *tail], check=True, cwd=ROOT)
+            for phase in ("cold", "warm"):
+                runs.append(measure(f"reader {phase}", n, [*base, phase, *tail],
+                                    lambda d=db: sql_count(d, "entries"), log))
     return runs
+
+
+def medians(runs: list[Run]) -> list[Run]:
+    """Per run name, the run of median wall time (the lower middle one of an even count)."""
+    names = list(dict.fromkeys(r.name for r in runs))
+    out = []
+    for name in names:
+        same = sorted((r for r in runs if r.name == name), key=lambda r: r.wall)
+        out.append(same[(len(same) - 1) // 2])
+    return out
+
+
+def spread(runs: list[Run]) -> str:
+    """Every wall time per run name, in run order."""
+    names = list(dict.fromkeys(r.name for r in runs))
+    return "\n".join(f"- {name}: " + ", ".join(f"{r.wall:.2f}" for r in runs if r.name == name)
+                     + " s" for name in names)
 
 
 def table(runs: list[Run]) -> str:
@@ -263,6 +290,9 @@ def main() -> None:
     parser.add_argument("--topics", type=int, default=20, choices=range(21), metavar="0-20",
                         help="topic feeds feeds publishes (0 shows the cost of topics)")
     parser.add_argument("--scale", default="", help="extra source counts, e.g. 100,1000,5000")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each tool at --feeds sources (interleaved; the table "
+                             "shows the median; other scales run once)")
     parser.add_argument("--python", default=sys.executable, help="interpreter with feeds")
     parser.add_argument("--reader-python",
                         default=os.environ.get("FEEDS_BENCH_READER_PYTHON", sys.executable),
@@ -312,16 +342,22 @@ def main() -> None:
             time.sleep(0.05)
         port = int(port_file.read_text())
         all_runs: dict[int, list[Run]] = {}
+        every_run: dict[int, list[Run]] = {}
         for n in scales:
-            all_runs[n] = run_scale(n, args, port, work, log)
+            repeat = args.repeat if n == args.feeds else 1
+            every_run[n] = run_scale(n, args, port, work, log, repeat)
+            all_runs[n] = medians(every_run[n])
             print(f"\n{n:,} sources x {args.entries} entries, {args.workers} workers:", flush=True)
-            print(table(all_runs[n]), flush=True)
+            print(table(every_run[n]), flush=True)
         main_runs = all_runs[args.feeds]
+        repeated = f", median of {args.repeat} interleaved runs" if args.repeat > 1 else ""
         print(f"\n## {args.feeds:,} sources x {args.entries} entries, {args.workers} workers "
-              f"({os.cpu_count()} cores, Python {platform.python_version()})\n")
+              f"({os.cpu_count()} cores, Python {platform.python_version()}{repeated})\n")
         print(table(main_runs))
         print()
         print(ratios(main_runs))
+        if args.repeat > 1:
+            print(f"\nwall times of the {args.repeat} runs:\n{spread(every_run[args.feeds])}")
         if len(scales) > 1:
             print("\n## Scaling (every run; wall per 1,000 sources)\n")
             every = [r for n in scales for r in all_runs[n]]
@@ -341,7 +377,7 @@ def main() -> None:
                 print(line)
         if args.json:
             args.json.write_text(json.dumps(
-                [asdict(r) | {"rate": r.rate} for n in scales for r in all_runs[n]], indent=1))
+                [asdict(r) | {"rate": r.rate} for n in scales for r in every_run[n]], indent=1))
         if args.profile:
             print(f"\nprofiles: {work}/profile-*.txt")
     finally:
