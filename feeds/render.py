@@ -153,7 +153,10 @@ class _Entry(FeedEntry):  # type: ignore[misc]
             for name in ("rel", "type", "length", "hreflang", "title"):
                 if link.get(name) not in (None, ""):
                     element.set(name, str(link[name]))
-        _declare_text(entry, ("title", "summary"))
+        summary = self.summary()  # feedgen keeps it as {"summary": text, "type": ...}
+        texts = (self.title(), summary.get("summary") if isinstance(summary, dict) else summary)
+        if any(isinstance(t, str) and _LOOKS_LIKE_MARKUP.search(t) for t in texts):
+            _declare_text(entry, ("title", "summary"))  # only then: it walks the elements
         return entry
 
 

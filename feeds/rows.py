@@ -212,12 +212,13 @@ ARTICLE_SQL = {
 
 def upsert_rows(cur: Any, sql: Mapping[str, str], marker: str, source_id: str,
                 articles: Sequence[Article], now: datetime,
-                folded: Mapping[str, str] | None = None, seq: int = 0
-                ) -> tuple[int, int, int]:
+                folded: Mapping[str, str] | None = None, seq: int = 0, *,
+                first: bool = False) -> tuple[int, int, int]:
     """Write ``articles`` of ``source_id`` with the DB-API cursor ``cur``, inside the caller's
     transaction: new ones get ``first_seen = now``, changed ones are updated; with
     ``folded``, their topic index rows too, at sequence number ``seq`` (Folding.seq).
-    Returns (new, updated, unchanged).
+    ``first`` says the source holds no article yet (none can exist). Returns (new, updated,
+    unchanged).
 
     See :meth:`feeds.store.Store.upsert`, which wraps it.
     """
@@ -229,7 +230,7 @@ def upsert_rows(cur: Any, sql: Mapping[str, str], marker: str, source_id: str,
     now_iso, now_ts = iso(now), now.timestamp()
     # What the source holds of these keys: only what tells new, changed and unchanged.
     existing: dict[str, tuple[str, str]] = {}
-    keys = list(unique)
+    keys = [] if first else list(unique)
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         cur.execute(

@@ -104,13 +104,11 @@ def ingest(path: str, body: bytes, context: FeedContext, content_type: str | Non
         folded = dict(zip((a.key for a in parsed.articles), parsed.folded, strict=True))
     source_id = context.source_id
     with writing(path) as cur:
-        stored_before = -1
-        if render is not None:
-            cur.execute("SELECT count(*) FROM articles WHERE source_id = ?", (source_id,))
-            stored_before = int(cur.fetchone()[0])
+        cur.execute("SELECT EXISTS (SELECT 1 FROM articles WHERE source_id = ?)", (source_id,))
+        first = not cur.fetchone()[0]
         new, updated, unchanged = upsert_rows(
             cur, ARTICLE_SQL, "?", source_id, parsed.articles, now, folded,
-            context.fold.seq if context.fold is not None else 0)
+            context.fold.seq if context.fold is not None else 0, first=first)
         if render is not None and (new or updated):
             cur.execute("SELECT title, link FROM sources WHERE id = ?", (source_id,))
             known = cur.fetchone() or (None, None)
@@ -129,7 +127,7 @@ def ingest(path: str, body: bytes, context: FeedContext, content_type: str | Non
     meta = source_feed(render.ident, render.title, parsed.title or known[0], link or known[1],
                        render.page, render.language, render.conversion)
     entries = None
-    if stored_before == 0:
+    if first:
         # The source's first articles: the feed is these, as the store now holds them
         # (Store.latest's order), without reading them back.
         entries = first_entries(source_id, parsed.articles, now, render.limit)
