@@ -141,6 +141,12 @@ def run(config_path: Path, once: bool, workers: int | None, serve_too: bool, hos
     config = _load(config_path)
     if once and serve_too:
         raise click.UsageError("--serve runs with the service; drop --once")
+    if once and "://" not in config.store.path and not config.store_path.exists():
+        # A new store: the cycle will parse every source. Its worker processes start now,
+        # importing while this process imports the rest (feeds.poll.cycle_pool takes them).
+        from feeds import worker
+
+        worker.prestart(worker.pool_size(sum(1 for s in config.sources if s.enabled)))
     if not once:
         from feeds.scheduler import run_service
 

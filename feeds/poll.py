@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import pickle
 import queue
 import random
 import select
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +28,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from feeds import worker as worker_module
 from feeds.config import Config, Source
 from feeds.errors import FeedsError, GoneError, ParseError, SourceError
 from feeds.fetch import FetchCancelled, Fetcher, Response
@@ -58,11 +57,11 @@ STATE_BATCH = 250
 
 # Parsing is pure CPU work under the GIL, so threads cannot spread it over cores. A cycle with
 # at least PARSE_POOL_MIN_SOURCES sources parses feed bodies in PARSE_PROCESSES worker
-# processes (fetching and storing stay in threads). The pool starts on the first body that
-# needs parsing: a cycle of 304s starts none.
-# $FEEDS_PARSE_PROCESSES overrides (0 parses in the poll threads, with the least memory).
-PARSE_PROCESSES = int(os.environ.get("FEEDS_PARSE_PROCESSES", "") or min(2, os.cpu_count() or 1))
-PARSE_POOL_MIN_SOURCES = 50
+# processes (fetching stays in threads). The pool starts on the first body that needs
+# parsing: a cycle of 304s starts none. (Defined in feeds.worker, which the CLI can import
+# early; tests set them here.)
+PARSE_PROCESSES = worker_module.PARSE_PROCESSES
+PARSE_POOL_MIN_SOURCES = worker_module.PARSE_POOL_MIN_SOURCES
 # The longest one job (parsing a feed, rendering one, a topic batch) may take in a worker.
 WORKER_TIMEOUT = 300.0
 
@@ -75,12 +74,9 @@ class ParserProcess:
     """
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from feeds.worker import serve; serve()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            # The poller's import path, so that a checkout run without installing works too.
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
-        )
+        self.process = worker_module.take_prestarted() or subprocess.Popen(
+            worker_module.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env=worker_module.environment())
 
     def call(self, *message: object) -> object:
         """Send one job (see :mod:`feeds.worker`) and wait for its outcome."""
@@ -229,9 +225,8 @@ class ParsePool:
 
 def cycle_pool(sources: int) -> ParsePool | None:
     """Worker processes for a cycle over ``sources`` sources, if it is worth them."""
-    if PARSE_PROCESSES > 0 and sources >= PARSE_POOL_MIN_SOURCES:
-        return ParsePool(PARSE_PROCESSES)
-    return None
+    processes = worker_module.pool_size(sources, PARSE_PROCESSES, PARSE_POOL_MIN_SOURCES)
+    return ParsePool(processes) if processes else None
 
 
 # The pool of the cycle that run_cycle is running, if any (collect_feed uses it).

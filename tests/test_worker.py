@@ -294,3 +294,22 @@ def test_a_first_store_renders_from_memory_what_the_store_would_give(
     finally:
         store.close()
 
+
+
+def test_prestarted_workers_are_the_ones_a_cycle_uses(tmp_path: Path) -> None:
+    """Worker processes started with the program (a new store) serve the cycle's pool, which
+    starts no others; they have imported the parsing code before the first job."""
+    from feeds import worker
+
+    worker.prestart(2)
+    started = {p.pid for p in worker._prestarted}
+    pool = poll.ParsePool(2)
+    try:
+        context = FeedContext("alpha", "https://qd.example.cn/rss.xml", UTC)
+        parsed = pool.parse(first_feed_body(), context, None)
+        assert len(parsed.articles) == 6
+        assert {p.process.pid for p in pool._started} == started
+        assert worker.take_prestarted() is None
+    finally:
+        pool.close()
+    assert worker.pool_size(49) == 0 and worker.pool_size(50) == worker.PARSE_PROCESSES
