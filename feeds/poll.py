@@ -216,6 +216,31 @@ class ParsePool:
         return cast(bool, self.call("render", fmt, spec, base_url, author, empty_updated,
                                     str(path)))
 
+    def drain(self) -> None:
+        """Wait until the feed files every worker process (and this process, when it works
+        in threads) wrote are in place (:func:`feeds.worker.drain`); raise OSError naming
+        the ones that could not be written. Call it with no job in flight."""
+        errors = list(worker_module.drain())
+        with self._lock:
+            started, broken = list(self._started), self._broken
+        if started and not broken:
+            taken = [self._idle.get() for _ in started]  # every worker, each idle
+            try:
+                for process in taken:
+                    outcome = process.call("drain")
+                    if isinstance(outcome, list):
+                        errors += outcome
+                    else:
+                        log.warning("a worker process could not finish writing: %s", outcome)
+            except (OSError, EOFError, pickle.UnpicklingError) as e:
+                # What it had not written yet is missing: publishing writes it again.
+                log.warning("a worker process failed while writing (%s)", e)
+            finally:
+                for process in taken:
+                    self._idle.put(process)
+        if errors:
+            raise OSError(f"cannot write {len(errors)} feed file(s): " + "; ".join(errors[:3]))
+
     def close(self) -> None:
         with self._lock:
             started, self._started = self._started, []

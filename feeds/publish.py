@@ -367,6 +367,8 @@ class _Writer:
             # In the order written; the first failed job raises here.
             for done in self._jobs:
                 self.changed += done.result()
+        if self.pool is not None:
+            self.pool.drain()  # the workers' files are in place, not just rendered
         return self.changed
 
 

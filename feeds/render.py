@@ -15,8 +15,10 @@ import hashlib
 import html
 import json
 import os
+import queue
 import re
 import tempfile
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -364,21 +366,100 @@ RENDERERS = {"atom": render_atom, "rss": render_rss, "json": render_json_feed}
 
 def write_atomic(path: Path, data: bytes) -> bool:
     """Replace ``path`` with ``data`` atomically; return False (and touch nothing) if unchanged."""
+    staged = _stage(path, data)
+    if staged is None:
+        return False
+    _commit(*staged)
+    return True
+
+
+def _stage(path: Path, data: bytes) -> tuple[int, str, Path] | None:
+    """``data`` written to a temporary file beside ``path`` (not yet synced), or None if
+    ``path`` holds it already."""
     try:
         if path.read_bytes() == data:
-            return False
+            return None
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return fd, tmp, path
+
+
+def _commit(fd: int, tmp: str, path: Path) -> None:
+    """The staged file on disk, then in the place of ``path``: readers see the old bytes or
+    the new ones, even after a crash."""
+    try:
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return True
+
+
+class BackgroundWriter:
+    """:func:`write_atomic` whose wait for the disk (fsync, then the rename) happens on a thread
+    of its own, so that the caller renders the next feed meanwhile (a worker process writes
+    a thousand feeds a cycle; an fsync is a fraction of a millisecond, or far more while the
+    disk is busy). :meth:`drain` waits until every file is in place and returns the errors.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[int, str, Path] | None] = queue.Queue()
+        self._pending: set[Path] = set()
+        self._errors: list[str] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def write(self, path: Path, data: bytes) -> bool:
+        """As :func:`write_atomic`: True if ``path`` will hold new bytes."""
+        with self._lock:
+            waiting = path in self._pending
+        if waiting:
+            self._queue.join()  # compare with what the last write of it leaves
+        staged = _stage(path, data)
+        if staged is None:
+            return False
+        with self._lock:
+            self._pending.add(path)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="fsync", daemon=True)
+                self._thread.start()
+        self._queue.put(staged)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                try:
+                    _commit(*item)
+                except OSError as e:
+                    with self._lock:
+                        self._errors.append(f"{item[2]}: {e}")
+                finally:
+                    with self._lock:
+                        self._pending.discard(item[2])
+            finally:
+                self._queue.task_done()
+
+    def drain(self) -> list[str]:
+        """Wait until every file written is in place; the errors since the last drain."""
+        self._queue.join()
+        with self._lock:
+            errors, self._errors = self._errors, []
+        return errors

@@ -30,17 +30,37 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from feeds.model import Article, Stored
-    from feeds.render import FeedSpec
+    from feeds.render import BackgroundWriter, FeedSpec
     from feeds.sources.feed import FeedContext, ParsedFeed, ParseFailure
 
 
 def render_file(fmt: str, spec: FeedSpec, base_url: str, author: str, empty_updated: datetime,
                 path: str) -> bool:
-    """Render ``spec`` as ``fmt`` and write it to ``path`` atomically; True if it changed."""
-    from feeds.render import RENDERERS, write_atomic
+    """Render ``spec`` as ``fmt`` and write it to ``path`` atomically; True if it changed.
+
+    The file is in place once :func:`drain` returns (in the process that rendered it).
+    """
+    from feeds.render import RENDERERS
 
     data = RENDERERS[fmt](spec, base_url, author, empty_updated)
-    return write_atomic(Path(path), data)
+    return _writer().write(Path(path), data)
+
+
+_background: BackgroundWriter | None = None
+
+
+def _writer() -> BackgroundWriter:
+    global _background
+    if _background is None:
+        from feeds.render import BackgroundWriter
+
+        _background = BackgroundWriter()
+    return _background
+
+
+def drain() -> list[str]:
+    """Wait until every feed file this process wrote is in place; the errors, as text."""
+    return _background.drain() if _background is not None else []
 
 
 @dataclass(frozen=True)
@@ -186,6 +206,7 @@ JOBS: dict[str, tuple[str, str]] = {
     "ingest": ("feeds.worker", "ingest"),
     "render": ("feeds.worker", "render_file"),
     "render_source": ("feeds.worker", "render_source"),
+    "drain": ("feeds.worker", "drain"),
     "fold": ("feeds.folding", "fold_rows"),
     "scan": ("feeds.folding", "scan_range"),
     "dedup": ("feeds.folding", "dedup_feeds"),
@@ -259,7 +280,8 @@ def serve(preload: bool = False) -> None:
     while True:
         header = stdin.read(8)
         if len(header) < 8:
-            return  # the poller closed the pipe: the cycle is over
+            drain()  # the poller closed the pipe: the cycle is over, once the files are
+            return
         message = pickle.loads(stdin.read(struct.unpack(">Q", header)[0]))
         try:
             outcome = run_job(message[0], message[1:])

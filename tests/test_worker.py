@@ -270,6 +270,7 @@ def test_a_first_store_renders_from_memory_what_the_store_would_give(
         done = worker.ingest(path, first_feed_body(), context, None, now, request)
         assert isinstance(done, worker.Ingested) and done.rendered is not None
         assert (done.new, done.updated, reads) == (6, 0, [])  # nothing read back
+        assert worker.drain() == []  # the files are in place
         written = {fmt: Path(p).read_bytes() for fmt, p in files_}
         # The same feeds rendered from what the store holds:
         state = store.state("alpha")
@@ -280,7 +281,7 @@ def test_a_first_store_renders_from_memory_what_the_store_would_give(
         flags, count, newest = worker.render_source(
             path, "alpha", limit, meta, [(f, str(tmp_path / f"again.{f}")) for f, _ in files_],
             BASE, "Tester", T0)
-        assert reads == ["alpha"]
+        assert reads == ["alpha"] and worker.drain() == []
         for fmt, _ in files_:
             assert (tmp_path / f"again.{fmt}").read_bytes() == written[fmt], fmt
         assert flags == [True, True, True]
