@@ -124,6 +124,9 @@ class ParsePool:
         self._idle: queue.Queue[ParserProcess] = queue.Queue()
         self._started: list[ParserProcess] = []
         self._broken = False
+        # A worker process died since the last drain(): files it had left to write may be
+        # missing.
+        self._lost = False
         self._lock = threading.Lock()
 
     def _run(self, message: tuple[object, ...], local: Callable[[], object]) -> object:
@@ -146,7 +149,7 @@ class ParsePool:
         except (OSError, EOFError, pickle.UnpicklingError) as e:
             log.warning("a worker process failed (%s); working in threads from now on", e)
             with self._lock:
-                self._broken = True
+                self._broken = self._lost = True
             return local()
         finally:
             self._idle.put(worker)  # whatever happened, or the other threads wait forever
@@ -216,10 +219,11 @@ class ParsePool:
         return cast(bool, self.call("render", fmt, spec, base_url, author, empty_updated,
                                     str(path)))
 
-    def drain(self) -> None:
+    def drain(self) -> bool:
         """Wait until the feed files every worker process (and this process, when it works
         in threads) wrote are in place (:func:`feeds.worker.drain`); raise OSError naming
-        the ones that could not be written. Call it with no job in flight."""
+        the ones that could not be written. False if a worker process died since the last
+        drain: what it had left to write may be missing. Call it with no job in flight."""
         errors = list(worker_module.drain())
         with self._lock:
             started, broken = list(self._started), self._broken
@@ -228,18 +232,21 @@ class ParsePool:
             try:
                 for process in taken:
                     outcome = process.call("drain")
-                    if isinstance(outcome, list):
-                        errors += outcome
-                    else:
-                        log.warning("a worker process could not finish writing: %s", outcome)
+                    if not isinstance(outcome, list):
+                        raise OSError(f"drain answered {outcome!r}")
+                    errors += outcome
             except (OSError, EOFError, pickle.UnpicklingError) as e:
-                # What it had not written yet is missing: publishing writes it again.
-                log.warning("a worker process failed while writing (%s)", e)
+                log.warning("a worker process failed while writing feed files (%s)", e)
+                with self._lock:
+                    self._broken = self._lost = True  # as in _run: on in threads
             finally:
                 for process in taken:
                     self._idle.put(process)
+        with self._lock:
+            lost, self._lost = self._lost, False
         if errors:
             raise OSError(f"cannot write {len(errors)} feed file(s): " + "; ".join(errors[:3]))
+        return not lost
 
     def close(self) -> None:
         with self._lock:

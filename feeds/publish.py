@@ -333,6 +333,9 @@ class _Writer:
         self.pool = pool
         self.args = (base_url, author, empty_updated)
         self.changed: list[Path] = []
+        # A worker process died with files left to write (ParsePool.drain): some of what was
+        # rendered may be missing.
+        self.lost = False
         self._jobs: list[Future[list[Path]]] = []
         self._threads: ThreadPoolExecutor | None = None
         self._slots = threading.BoundedSemaphore(2 * pool.processes if pool else 1)
@@ -367,8 +370,8 @@ class _Writer:
             # In the order written; the first failed job raises here.
             for done in self._jobs:
                 self.changed += done.result()
-        if self.pool is not None:
-            self.pool.drain()  # the workers' files are in place, not just rendered
+        if self.pool is not None and not self.pool.drain():  # in place, not just rendered
+            self.lost = True
         return self.changed
 
 
@@ -458,8 +461,14 @@ class EarlyPublisher:
             self.done[meta.relative_path] = (signatures, summary)
 
     def finish(self) -> list[Path]:
-        """Wait for the files in flight; the files that changed."""
-        return [*self.changed, *self.writer.finish()]
+        """Wait for the files in flight; the files that changed. If a worker process died
+        with files left to write, nothing written early is trusted: publish_all renders it
+        again."""
+        changed = [*self.changed, *self.writer.finish()]
+        if self.writer.lost:
+            with self._lock:
+                self.done.clear()
+        return changed
 
 
 def publish_all(config: Config, store: Store, now: datetime | None = None,
@@ -579,6 +588,11 @@ def publish_all(config: Config, store: Store, now: datetime | None = None,
             record.summaries[spec.relative_path] = FeedSummary.of(spec)
 
     changed += writer.finish()
+    if writer.lost:
+        # Not recorded: the next publish compares with the last complete one and writes
+        # again whatever may be missing.
+        raise OSError("a worker process stopped before every feed file was written; the "
+                      "next cycle writes them again")
     clean_stale(out / "sources", {out / s.path_for(f) for s in source_metas for f in formats})
     clean_stale(out / "topics", {out / s.path_for(f) for s in topic_specs for f in formats})
     if not config.output.all_feed:

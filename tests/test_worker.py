@@ -314,3 +314,53 @@ def test_prestarted_workers_are_the_ones_a_cycle_uses(tmp_path: Path) -> None:
     finally:
         pool.close()
     assert worker.pool_size(49) == 0 and worker.pool_size(50) == worker.PARSE_PROCESSES
+
+
+def test_a_worker_dying_before_its_files_are_written_costs_a_render_not_a_feed(
+        tmp_path: Path, http_server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a worker process dies before it confirms its feed files are written, nothing it
+    rendered early is trusted: publishing writes every source feed again, in threads, and
+    the output is complete and valid."""
+    from feeds.config import load_config
+    from feeds.publish import EarlyPublisher
+    from feeds.scheduler import Service
+
+    for n in range(4):
+        http_server.add(f"/{n}.rss", rss(n), headers={"Content-Type": "application/rss+xml"})
+    monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 1)
+    monkeypatch.setattr(poll, "PARSE_PROCESSES", 2)
+    real_call = poll.ParserProcess.call
+
+    def dying(self: poll.ParserProcess, *message: object) -> object:
+        if message[0] == "drain":
+            self.process.kill()
+            self.process.wait()
+        return real_call(self, *message)
+
+    monkeypatch.setattr(poll.ParserProcess, "call", dying)
+    trusted: list[int] = []
+    real_finish = EarlyPublisher.finish
+
+    def finishing(self: EarlyPublisher) -> list[Path]:
+        changed = real_finish(self)
+        trusted.append(len(self.done))
+        return changed
+
+    monkeypatch.setattr(EarlyPublisher, "finish", finishing)
+    lines = ["defaults: {allow_private: true, jitter: 0, per_host: 4, host_delay: 1ms}",
+             "output: {dir: out, base_url: 'https://feeds.example.org/'}",
+             "store: {path: feeds.db}", "sources:"]
+    lines += [f"  - {{id: s{n}, url: '{http_server.url(f'/{n}.rss')}'}}" for n in range(4)]
+    path = tmp_path / "feeds.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    service = Service(path, load_config(path), workers=2, clock=lambda: T0 + timedelta(days=1))
+    try:
+        results, changed = service.run_once()
+    finally:
+        service.close()
+    assert all(r.new == 3 for r in results)
+    assert trusted == [0]  # every early feed forgotten
+    for n in range(4):
+        feed = tmp_path / "out" / "sources" / f"s{n}.atom"
+        assert feed in changed
+        assert_valid_atom(feed.read_bytes())
