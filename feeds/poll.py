@@ -271,14 +271,20 @@ _fold_fields: Callable[[], Folding | None] | None = None
 
 
 def _once(make: Callable[[], Folding | None]) -> Callable[[], Folding | None]:
-    """``make()``, called once by the first thread that asks."""
+    """``make()``, called once by the first thread that asks. If it fails, nothing is folded
+    while polling (the topic index folds the articles later, and reports its own errors)."""
     lock = threading.Lock()
     made: list[Folding | None] = []
 
     def get() -> Folding | None:
         with lock:
             if not made:
-                made.append(make())
+                try:
+                    made.append(make())
+                except Exception:
+                    log.warning("cannot prepare the topic index; articles are folded when "
+                                "it is updated", exc_info=True)
+                    made.append(None)
             return made[0]
 
     return get

@@ -411,3 +411,24 @@ def test_each_cycle_claims_a_sequence_number_above_every_rule_and_claim(tmp_path
         assert topics.prepare_index(store).seq == 8  # rows and states decide again
     finally:
         store.close()
+
+
+def test_a_topic_index_that_cannot_be_prepared_does_not_fail_polling(
+        http_server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If preparing the topic index fails, the cycle polls and stores every source all the
+    same, and the index folds the articles when it is updated."""
+    from feeds import topics
+
+    def broken(self: topics.Index) -> None:
+        raise RuntimeError("index unavailable")
+
+    monkeypatch.setattr(topics.Index, "prepare", broken)
+    urls = serve(http_server)
+    path = write_config(tmp_path, urls)
+    service = Service(path, load_config(path), workers=2, clock=lambda: NOW, publish_every=60)
+    try:
+        results, _ = service.run_once()
+        assert all(not r.failed for r in results)
+        check_index(service.store)  # every article indexed, by the update after polling
+    finally:
+        service.close()
