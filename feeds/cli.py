@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from feeds import __version__
@@ -168,13 +167,24 @@ def run(config_path: Path, once: bool, workers: int | None, serve_too: bool, hos
                 err_console.print(f"[bold red]store error:[/] {e}", highlight=False)
                 sys.exit(EXIT_STORE)
             try:
-                with Progress(
-                    TextColumn("[progress.description]{task.description}"), BarColumn(),
-                    MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
-                    transient=True, disable=not err_console.is_terminal,
-                ) as progress:
-                    task = progress.add_task("polling", total=len(enabled))
-                    results, changed = service.run_once(lambda r: progress.advance(task))
+                if not err_console.is_terminal:  # no bar to draw: no bar to update
+                    results, changed = service.run_once()
+                else:
+                    from rich.progress import (
+                        BarColumn,
+                        MofNCompleteColumn,
+                        Progress,
+                        TextColumn,
+                        TimeElapsedColumn,
+                    )
+
+                    with Progress(
+                        TextColumn("[progress.description]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
+                        transient=True,
+                    ) as progress:
+                        task = progress.add_task("polling", total=len(enabled))
+                        results, changed = service.run_once(lambda r: progress.advance(task))
             finally:
                 service.close()
     except LockedError as e:

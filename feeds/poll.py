@@ -34,17 +34,12 @@ from feeds.errors import FeedsError, GoneError, ParseError, SourceError
 from feeds.fetch import FetchCancelled, Fetcher, Response
 from feeds.model import Article
 from feeds.rows import Folding
-from feeds.sources.feed import (
-    FeedContext,
-    ParsedFeed,
-    ParseFailure,
-    parse_feed,
-)
 from feeds.store import SourceState, Store, UpsertCounts
 
 if TYPE_CHECKING:
     from feeds.publish import EarlyPublisher
     from feeds.render import FeedSpec
+    from feeds.sources.feed import FeedContext, ParsedFeed
     from feeds.worker import Ingested, SourceRender
 
 log = logging.getLogger(__name__)
@@ -164,15 +159,19 @@ class ParsePool:
         return self._run((kind, *args), lambda: run_job(kind, args))
 
     def parse(self, body: bytes, context: FeedContext, content_type: str | None) -> ParsedFeed:
+        from feeds.sources.feed import ParseFailure
+
         outcome = self.call("parse", body, context, content_type)
         if isinstance(outcome, ParseFailure):
             raise ParseError(outcome.source_id, outcome.url, outcome.message)
-        return cast(ParsedFeed, outcome)
+        return cast("ParsedFeed", outcome)
 
     def ingest(self, path: str, body: bytes, context: FeedContext, content_type: str | None,
                now: datetime, render: SourceRender | None = None) -> Ingested:
         """:func:`feeds.worker.ingest`: parse a feed and store its articles in ``path``
         (and write its feeds, with ``render``)."""
+        from feeds.sources.feed import ParseFailure
+
         outcome = self.call("ingest", path, body, context, content_type, now, render)
         if isinstance(outcome, ParseFailure):
             raise ParseError(outcome.source_id, outcome.url, outcome.message)
@@ -337,10 +336,21 @@ Collector = Callable[
 ]
 
 
+def parse_feed(body: bytes, context: FeedContext, content_type: str | None = None
+               ) -> ParsedFeed:
+    """:func:`feeds.sources.feed.parse_feed`, imported when a cycle first parses in this
+    process: a cycle of 304s, or one whose worker processes parse, never loads the parsers."""
+    from feeds.sources.feed import parse_feed as parse
+
+    return parse(body, context, content_type)
+
+
 def collect_feed(
     source: Source, config: Config, response: Response, fetcher: Fetcher, store: Store,
     now: datetime,
 ) -> Sequence[Article] | Collected:
+    from feeds.sources.feed import FeedContext
+
     context = FeedContext(
         source_id=source.id,
         url=response.url,
