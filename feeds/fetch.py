@@ -336,8 +336,8 @@ class Fetcher:
     def limited(self, slots: threading.Semaphore) -> Fetcher:
         """The same fetcher with at most ``slots`` requests in flight over every host.
 
-        A cycle's ``workers`` bound its concurrent requests this way, while more threads
-        than that parse (in worker processes) and store what was fetched.
+        A cycle's ``workers`` bound its concurrent requests this way, also when it has
+        more polling threads than that (see :func:`feeds.poll.run_cycle`).
         """
         view = copy.copy(self)
         view._total = slots

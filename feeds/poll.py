@@ -654,11 +654,13 @@ def run_cycle(
         pool = cycle_pool(len(todo))
     if pool is not None:
         _parse_pool = pool
-    # ``workers`` requests in flight at most. With worker processes, more threads than that
-    # poll, so that fetching goes on while some threads wait for a parse or store a result.
+    # ``workers`` requests in flight at most, from as many threads: a thread waits while a
+    # worker process parses and stores what it fetched. With few workers, one thread more
+    # than there are processes, so that fetching goes on meanwhile. (More threads only
+    # contend for this process's lock: it does little else than fetch.)
     workers = max(1, workers)
     limited = fetcher.limited(threading.BoundedSemaphore(workers))
-    threads_wanted = workers + (2 * pool.processes if pool is not None else 0)
+    threads_wanted = max(workers, pool.processes + 1) if pool is not None else workers
     try:
         with ThreadPoolExecutor(max_workers=threads_wanted, thread_name_prefix="poll") as threads:
             return list(threads.map(one, todo))
