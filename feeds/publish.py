@@ -381,12 +381,14 @@ class EarlyPublisher:
     :func:`publish_all` then only records what was written (``early=``)::
 
         early = EarlyPublisher(config, store, pool)
-        ...  early.source_stored(source)   # from the poll threads
+        ...  early.request(source) / early.rendered(request, done)   # from the poll threads
+        ...  early.source_stored(source)   # a source stored here: a render job
         publish_all(config, store, now, pool, early=early)
 
-    With a SQLite store the worker reads the source's articles from the file itself, so this
-    process neither reads them back nor sends them over. Sources with a filter wait for
-    publish_all: their entries need the topic index.
+    With a SQLite store the worker process that stores a feed's articles writes its feeds in
+    the same job (:meth:`request`, :func:`feeds.worker.ingest`); otherwise a render job reads
+    them from the file itself, so this process neither reads them back nor sends them over.
+    Sources with a filter wait for publish_all: their entries need the topic index.
     """
 
     def __init__(self, config: Config, store: Store, pool: ParsePool) -> None:

@@ -1,15 +1,17 @@
-"""A worker process of a cycle (:class:`feeds.poll.ParsePool`): parses feed bodies while the
-cycle polls; folds new articles for the topic index and renders and writes feed files while
-it publishes.
+"""A worker process of a cycle (:class:`feeds.poll.ParsePool`): while the cycle polls, it
+parses a feed body, stores its articles (and their folded text for the topic index) in the
+SQLite file and writes the source's feeds, in one job (:func:`ingest`); while it publishes,
+it renders feeds and does the topic work (match pass, sketches, dedup).
 
 Parsing and rendering are pure CPU work under the GIL, so threads cannot spread them over
-cores. This process imports only what those two jobs need (lxml, nh3, feedgen, the model):
-no config, no store, no HTTP client.
+cores. This process imports only what its jobs need (lxml, nh3, feedgen, sqlite3, the
+model): no config, no SQLAlchemy, no HTTP client. Feed files are fsynced and renamed on a
+thread of their own; :func:`drain` waits for them.
 
 Each message is an 8-byte big-endian length and a pickle: a job name and its arguments
-(``parse``, ``ingest``, ``render``, ``render_source``, ``fold``, and the topic jobs ``scan``,
-``dedup``, ``sketch``; see :data:`JOBS`). Out: the job's result, a ParseFailure for a feed that is
-not one, or ``("crash", traceback)``.
+(``parse``, ``ingest``, ``render``, ``render_source``, ``drain``, ``fold``, and the topic jobs
+``scan``, ``dedup``, ``sketch``; see :data:`JOBS`). Out: the job's result, a ParseFailure for
+a feed that is not one, or ``("crash", traceback)``.
 """
 
 from __future__ import annotations
