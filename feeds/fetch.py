@@ -239,24 +239,21 @@ def _as_requests_error(error: Exception, request: requests.PreparedRequest
         if isinstance(reason, e3.ConnectTimeoutError) and not isinstance(
                 reason, e3.NewConnectionError):
             return rx.ConnectTimeout(error, request=request)
-        if isinstance(reason, e3.ResponseError):
-            return rx.RetryError(error, request=request)
-        if isinstance(reason, e3.ProxyError):
-            return rx.ProxyError(error, request=request)
-        if isinstance(reason, e3.SSLError):
-            return rx.SSLError(error, request=request)
-        return rx.ConnectionError(error, request=request)
-    if isinstance(error, e3.ProxyError):
-        return rx.ProxyError(error)
-    if isinstance(error, e3.SSLError):
-        return rx.SSLError(error, request=request)
-    if isinstance(error, e3.ReadTimeoutError):
-        return rx.ReadTimeout(error, request=request)
-    if isinstance(error, e3.InvalidHeader):
-        return rx.InvalidHeader(error, request=request)
-    if isinstance(error, e3.LocationValueError):
-        return rx.InvalidURL(error, request=request)
-    return rx.ConnectionError(error, request=request)  # ProtocolError, ClosedPoolError, OSError
+        pairs: tuple[tuple[type[Exception], type[rx.RequestException]], ...] = (
+            (e3.ResponseError, rx.RetryError), (e3.ProxyError, rx.ProxyError),
+            (e3.SSLError, rx.SSLError))
+        cause: object = reason
+    else:
+        pairs = ((e3.ProxyError, rx.ProxyError), (e3.SSLError, rx.SSLError),
+                 (e3.ReadTimeoutError, rx.ReadTimeout), (e3.InvalidHeader, rx.InvalidHeader),
+                 (e3.LocationValueError, rx.InvalidURL))
+        cause = error
+    # In HTTPAdapter.send's order; anything else (ProtocolError, ClosedPoolError, OSError, a
+    # connection refused) is a ConnectionError.
+    for caught, raised in pairs:
+        if isinstance(cause, caught):
+            return raised(error, request=request)
+    return rx.ConnectionError(error, request=request)
 
 
 def is_local(location: str) -> bool:
