@@ -523,19 +523,17 @@ class Fetcher:
                 self._prepared_urls.clear()
             prepared = self._prepared_urls[url] = request.url or url
         request.url = prepared
+        # As Session.request: a header set to None on the session is not sent.
+        merged = {k: v for k, v in {**session.headers, **headers}.items() if v is not None}
+        verify = True if session.verify is None else session.verify
         adapter = session.get_adapter(prepared)
         if not proxies and not session.cookies and type(adapter) is requests.adapters.HTTPAdapter:
-            return self._send_pooled(adapter, request, headers, timeout)
-        merged = dict(session.headers)
-        merged.update(headers)
-        # As Session.request: a header set to None on the session is not sent.
-        request.prepare_headers({k: v for k, v in merged.items() if v is not None})
+            return self._send_pooled(adapter, request, merged, verify, timeout)
+        request.prepare_headers(merged)
         request.body = None
         request.hooks = {"response": []}
         if session.cookies:
             request.prepare_cookies(session.cookies)
-        adapter = session.get_adapter(request.url or url)
-        verify = True if session.verify is None else session.verify
         response = adapter.send(request, stream=True, timeout=timeout, verify=verify,
                                 cert=session.cert, proxies=proxies or {})
         # As Session.send: cookies the site sets are kept for the next request to it.
@@ -545,8 +543,8 @@ class Fetcher:
         return response
 
     def _send_pooled(self, adapter: requests.adapters.HTTPAdapter,
-                     request: requests.PreparedRequest, headers: Mapping[str, str],
-                     timeout: tuple[float, float]) -> _PooledResponse:
+                     request: requests.PreparedRequest, headers: dict[str, str | bytes],
+                     verify: bool | str, timeout: tuple[float, float]) -> _PooledResponse:
         """:meth:`HTTPAdapter.send` without its Response: the request goes to the adapter's
         own connection pool for the host (its TLS settings, its retries), and the urllib3
         response is read as it is; errors become the requests exceptions HTTPAdapter.send
@@ -554,7 +552,6 @@ class Fetcher:
         lookups) cost more than the request itself on a fast server (issue 7). Not used with
         a proxy or cookies to send: those take HTTPAdapter.send."""
         session, url = self.session, request.url or ""
-        verify = True if session.verify is None else session.verify
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc, str(verify), str(session.cert))
         attributes = self._pool_keys.get(key)
@@ -562,13 +559,11 @@ class Fetcher:
             attributes = self._pool_keys[key] = adapter.build_connection_pool_key_attributes(
                 request, verify, session.cert)
         host, pool_kwargs = attributes
-        merged = {k: v for k, v in session.headers.items() if v is not None}
-        merged.update(headers)
         try:
             pool = adapter.poolmanager.connection_from_host(**host, pool_kwargs=pool_kwargs)
             adapter.cert_verify(pool, url, verify, session.cert)  # type: ignore[no-untyped-call]
             raw = pool.urlopen(
-                method="GET", url=request.path_url, body=None, headers=merged, redirect=False,
+                method="GET", url=request.path_url, body=None, headers=headers, redirect=False,
                 assert_same_host=False, preload_content=False, decode_content=False,
                 retries=adapter.max_retries, chunked=False,
                 timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]))
@@ -576,7 +571,7 @@ class Fetcher:
             raise _as_requests_error(e, request) from e
         if "set-cookie" in raw.headers:
             # As Session.send: cookies the site sets are kept for the next request to it.
-            request.prepare_headers(merged)  # the cookie policy reads the request's headers
+            request.prepare_headers(headers)  # the cookie policy reads the request's headers
             extract_cookies_to_jar(session.cookies, request, raw)  # type: ignore[no-untyped-call]
         return _PooledResponse(raw)
 

@@ -199,6 +199,7 @@ ARTICLE_SQL = {
               "WHERE source_id = ? AND key = ?",
     "bump": "INSERT INTO source_revisions (source_id, revision) VALUES (?, 1) "
             "ON CONFLICT (source_id) DO UPDATE SET revision = source_revisions.revision + 1",
+    "revision": "SELECT revision FROM source_revisions WHERE source_id = ?",
     # The folded text of an article just stored (its topic index row), the other columns
     # copied from the stored version: what feeds.topics.refresh_index would write.
     "folded": f"INSERT INTO {TEXT_TABLE} (article_id, content_hash, seq, sort_ts, source_id, "

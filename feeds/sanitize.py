@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -32,9 +33,10 @@ CLEAN_CONTENT_TAGS = {"script", "style", "noscript", "template", "iframe", "obje
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 # Reusable sanitizers: nh3.clean builds its allow-lists anew on every call, which cost four
 # times the sanitizing itself.
-_CLEANER = nh3.Cleaner(tags=TAGS, clean_content_tags=CLEAN_CONTENT_TAGS, attributes=ATTRIBUTES,
-                       url_schemes=URL_SCHEMES, link_rel="noopener noreferrer",
-                       strip_comments=True)
+_CLEAN: dict[str, Any] = dict(tags=TAGS, clean_content_tags=CLEAN_CONTENT_TAGS,
+                              attributes=ATTRIBUTES, url_schemes=URL_SCHEMES,
+                              link_rel="noopener noreferrer", strip_comments=True)
+_CLEANER = nh3.Cleaner(**_CLEAN)
 _TEXT_CLEANER = nh3.Cleaner(tags=set(), clean_content_tags=CLEAN_CONTENT_TAGS)
 
 
@@ -126,16 +128,7 @@ def sanitize_html(fragment: str | None, base_url: str | None = None) -> str:
     if not fragment:
         return ""
     if "data:" in fragment:
-        return nh3.clean(
-            fragment,
-            tags=TAGS,
-            clean_content_tags=CLEAN_CONTENT_TAGS,
-            attributes=ATTRIBUTES,
-            attribute_filter=_absolute(base_url),
-            url_schemes=URL_SCHEMES,
-            link_rel="noopener noreferrer",
-            strip_comments=True,
-        ).strip()
+        return nh3.clean(fragment, attribute_filter=_absolute(base_url), **_CLEAN).strip()
     cleaned: str = _CLEANER.clean(fragment)
     if '="' in cleaned:
         origin = _origin(base_url) if base_url else None  # once, not per attribute

@@ -421,10 +421,12 @@ class Service:
         before = self.store.states()
         metrics = recording_metrics()
 
+        by_id = {s.id: s for s in self.config.sources}  # Config.source walks the list
+
         def record(result: PollResult) -> None:
             if early is not None and (result.new or result.updated):
                 try:
-                    early.source_stored(self.config.source(result.source_id))
+                    early.source_stored(by_id[result.source_id])
                 except Exception:
                     # publish() writes it then; it logs a lasting failure there.
                     log.debug("%s: early publishing failed", result.source_id, exc_info=True)

@@ -22,8 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from feeds.errors import StoreError
 from feeds.model import Article
 from feeds.model import Stored as Stored  # re-exported: it lived here first
-from feeds.rows import ARTICLE_COLUMNS as _ARTICLE_COLUMNS
-from feeds.rows import ARTICLE_SQL, upsert_rows
+from feeds.rows import ARTICLE_SQL, LATEST, upsert_rows
 from feeds.rows import article_from_tuple as _article_from_tuple
 from feeds.rows import enclosures as _enclosures
 from feeds.rows import images as _images
@@ -44,14 +43,10 @@ class AwareDateTime(sa.types.TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> str | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime reached the store")
-        return value.isoformat()
+        return _iso(value)
 
     def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
-        return datetime.fromisoformat(value) if value else None
+        return _when(value)
 
 
 metadata = sa.MetaData()
@@ -238,11 +233,9 @@ def _statements(marker: str) -> dict[str, str]:
     state_update = ", ".join(f"{c} = excluded.{c}" for c in _STATE_FIELDS
                              if c not in ("id", "created"))
     sql = {
-        "latest": f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE source_id = ? "
-                  "ORDER BY sort_ts DESC, id DESC LIMIT ?",
+        "latest": LATEST,
         **ARTICLE_SQL,
         "revisions": "SELECT source_id, revision FROM source_revisions",
-        "revision": "SELECT revision FROM source_revisions WHERE source_id = ?",
         "states": f"SELECT {state_columns} FROM sources",
         "state": f"SELECT {state_columns} FROM sources WHERE id = ?",
         # created is kept: it says when the source was first recorded.

@@ -136,8 +136,7 @@ def ingest(path: str, body: bytes, context: FeedContext, content_type: str | Non
         if render is not None and (new or updated):
             cur.execute("SELECT title, link FROM sources WHERE id = ?", (source_id,))
             known = cur.fetchone() or (None, None)
-            cur.execute("SELECT revision FROM source_revisions WHERE source_id = ?",
-                        (source_id,))
+            cur.execute(ARTICLE_SQL["revision"], (source_id,))
             revision = int(cur.fetchone()[0])
     done = Ingested(replace(parsed, articles=(), folded=None), new, updated, unchanged)
     if render is None or not (new or updated):
