@@ -21,7 +21,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
@@ -322,9 +322,9 @@ class Collected:
     # cap): the validators are then not kept, so the next poll reads the listing again
     # even if it has not changed.
     complete: bool = True
-    # Each article's folded text for the topic index (ParsedFeed.folded), when folded, and
-    # the index sequence number its rows get (Folding.seq).
-    folded: Sequence[str] | None = None
+    # Each article's folded text for the topic index by its key, when folded, and the index
+    # sequence number its rows get (Folding.seq).
+    folded: Mapping[str, str] | None = None
     fold_seq: int = 0
     # Set when the articles are stored already (a worker process parsed and stored them):
     # what the upsert counted. ``articles`` is then empty.
@@ -377,7 +377,6 @@ def collect_feed(
     if parsed.warning:
         log.debug("%s: feed has errors but was read: %s", source.id, parsed.warning)
     ttl = timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else None
-    link = parsed.link if parsed.link and parsed.link.startswith(("http://", "https://")) else None
     articles: Sequence[Article] = parsed.articles
     if source.full_text:
         from feeds.fetch import is_local
@@ -385,7 +384,8 @@ def collect_feed(
 
         articles = fill_full_text(source, config, articles, fetcher, store, now,
                                   allow_file=is_local(response.url))
-    return Collected(articles, ttl, parsed.title, link, folded=parsed.folded,
+    return Collected(articles, ttl, parsed.title, parsed.site_link,
+                     folded=parsed.folded_by_key(),
                      fold_seq=context.fold.seq if context.fold is not None else 0,
                      stored=stored)
 
@@ -524,9 +524,8 @@ def poll_source(
             else (collected, None)
         )
         folded, fold_seq = None, 0
-        if isinstance(collected, Collected) and collected.folded is not None:
-            folded = dict(zip((a.key for a in articles), collected.folded, strict=True))
-            fold_seq = collected.fold_seq
+        if isinstance(collected, Collected):
+            folded, fold_seq = collected.folded, collected.fold_seq
         if isinstance(collected, Collected):
             success = replace(success, title=collected.title or success.title,
                               link=collected.link or success.link)

@@ -30,7 +30,9 @@ from feeds.render import (
     FeedSpec,
     entry_id,
     feed_id,
+    feed_path,
     language_tag,
+    newest,
     render_atom,
     render_json_feed,
     render_rss,
@@ -107,6 +109,12 @@ def clean_stale(directory: Path, keep: set[Path]) -> list[Path]:
             path.unlink()
             removed.append(path)
     return removed
+
+
+def output_formats(config: Config) -> tuple[str, ...]:
+    """The formats every feed is written in: Atom always, RSS 2.0 and JSON Feed beside it when
+    configured."""
+    return ("atom", *(f for f in config.output.formats if f != "atom"))
 
 
 def now_utc() -> datetime:
@@ -216,9 +224,7 @@ class FeedSummary:
 
     @classmethod
     def of(cls, spec: FeedSpec) -> FeedSummary:
-        newest = max((max(s.effective_updated, s.sort_date) for s in spec.entries),
-                     default=None)
-        return cls(len(spec.entries), newest)
+        return cls(len(spec.entries), newest(spec.entries))
 
     def stand_in(self) -> tuple[Stored, ...]:
         """Entries that index.html summarises exactly as the real ones: as many, as new.
@@ -393,7 +399,7 @@ class EarlyPublisher:
 
     def __init__(self, config: Config, store: Store, pool: ParsePool) -> None:
         self.config, self.store, self.pool = config, store, pool
-        self.formats = ("atom", *(f for f in config.output.formats if f != "atom"))
+        self.formats = output_formats(config)
         self.created = store.created
         self.writer = _Writer(pool, config.output.base_url, config.output.author, self.created)
         # Atom path -> the signature of each file written (by its path), and the summary.
@@ -404,40 +410,36 @@ class EarlyPublisher:
     def request(self, source: Source) -> SourceRender | None:
         """What the worker process that stores ``source``'s articles needs to write its feeds
         too (:func:`feeds.worker.ingest`), or None when this process must."""
-        if source.filter or not source.enabled or self.store.sqlite_file is None:
+        if source.filter:
             return None
         from feeds.worker import SourceRender
 
         output, out = self.config.output, self.config.output_dir
-        files = tuple((fmt, str(out / "sources" / f"{source.id}.{fmt}")) for fmt in self.formats)
+        files = tuple((fmt, str(out / feed_path("sources", source.id, fmt)))
+                      for fmt in self.formats)
         return SourceRender(source.id, source.title, source.page, source.language,
                             source.convert, output.max_entries, files, output.base_url,
                             output.author, self.created)
 
     def rendered(self, request: SourceRender, done: Rendered) -> None:
         """Record the feeds a worker process wrote as it stored the articles."""
-        output = self.config.output
         meta = done.meta
-        signatures = {meta.path_for(f): revision_signature(
-            meta, f, output.base_url, output.author, self.created, output.max_entries,
-            done.revision) for f in self.formats}
-        self._record(meta, signatures, FeedSummary(done.count, done.newest))
+        self._record(meta, self._signatures(meta, done.revision),
+                     FeedSummary(done.count, done.newest))
         with self._lock:
             self.changed += [Path(target) for (_, target), changed
                              in zip(request.files, done.changed, strict=True) if changed]
 
     def source_stored(self, source: Source) -> None:
-        if source.filter or not source.enabled:
+        if source.filter:
             return
         with self._lock:
-            if f"sources/{source.id}.atom" in self.done:
+            if feed_path("sources", source.id, "atom") in self.done:
                 return  # written where its articles were stored (rendered())
         output, out = self.config.output, self.config.output_dir
         state, revision = self.store.source_view(source.id)
         meta = source_meta(source, state)
-        signatures = {meta.path_for(f): revision_signature(
-            meta, f, output.base_url, output.author, self.created, output.max_entries, revision)
-            for f in self.formats}
+        signatures = self._signatures(meta, revision)
         pool, path = self.pool, self.store.sqlite_file
         if path is None:  # not SQLite: the rows are read here and sent
             spec = replace(meta, entries=self.store.latest(source.id, output.max_entries))
@@ -456,6 +458,13 @@ class EarlyPublisher:
                     if changed]
 
         self.writer.submit(job)
+
+    def _signatures(self, meta: FeedSpec, revision: int) -> dict[str, str]:
+        """Per file path of ``meta``, the signature publish_all gives it at ``revision``."""
+        output = self.config.output
+        return {meta.path_for(f): revision_signature(
+            meta, f, output.base_url, output.author, self.created, output.max_entries, revision)
+            for f in self.formats}
 
     def _record(self, meta: FeedSpec, signatures: dict[str, str], summary: FeedSummary
                 ) -> None:
@@ -490,8 +499,7 @@ def publish_all(config: Config, store: Store, now: datetime | None = None,
     base_url, author = config.output.base_url, config.output.author
     limit = config.output.max_entries
     sources = [s for s in config.sources if s.enabled]
-    # Atom always; RSS 2.0 and JSON Feed beside it when configured, all from the same specs.
-    formats = ("atom", *(f for f in config.output.formats if f != "atom"))
+    formats = output_formats(config)
     previous = read_record(out)
     record = PublishRecord()
     # What the cycle wrote early is complete before anything is recorded.

@@ -92,8 +92,17 @@ class FeedSpec:
 
     def path_for(self, fmt: str) -> str:
         """Where this feed's ``fmt`` ("atom", "rss" or "json") file goes under output/."""
-        name = f"{self.ident}.{fmt}"
-        return f"{self.kind}/{name}" if self.kind else name
+        return feed_path(self.kind, self.ident, fmt)
+
+
+def feed_path(kind: str, ident: str, fmt: str) -> str:
+    """Where the ``fmt`` file of feed ``ident`` of ``kind`` goes under output/."""
+    return f"{kind}/{ident}.{fmt}" if kind else f"{ident}.{fmt}"
+
+
+def newest(entries: Sequence[Stored]) -> datetime | None:
+    """The newest date of a feed's entries (its FeedSummary and index.html row)."""
+    return max((max(s.effective_updated, s.sort_date) for s in entries), default=None)
 
 
 def source_feed(ident: str, title: str | None, known_title: str | None,

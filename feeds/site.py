@@ -21,6 +21,7 @@ from jinja2 import Environment, StrictUndefined
 
 from feeds.config import Config
 from feeds.extract.chinese import convert
+from feeds.render import newest
 from feeds.store import SourceState
 
 if TYPE_CHECKING:
@@ -140,9 +141,7 @@ def source_health(state: SourceState | None, zone: ZoneInfo) -> tuple[bool, str]
 
 def _row(spec: FeedSpec, formats: Sequence[str], zone: ZoneInfo, healthy: bool, health: str
          ) -> FeedRow:
-    updated = max(
-        (max(s.effective_updated, s.sort_date) for s in spec.entries), default=None
-    )
+    updated = newest(spec.entries)
     links = tuple(
         FeedLink(fmt, FORMAT_LABELS[fmt], spec.path_for(fmt), FORMAT_TYPES[fmt])
         for fmt in formats

@@ -123,9 +123,7 @@ def ingest(path: str, body: bytes, context: FeedContext, content_type: str | Non
     parsed = parse_feed_outcome(body, context, content_type)
     if isinstance(parsed, ParseFailure):
         return parsed
-    folded = None
-    if parsed.folded is not None:
-        folded = dict(zip((a.key for a in parsed.articles), parsed.folded, strict=True))
+    folded = parsed.folded_by_key()
     source_id = context.source_id
     with writing(path) as cur:
         cur.execute("SELECT EXISTS (SELECT 1 FROM articles WHERE source_id = ?)", (source_id,))
@@ -145,9 +143,8 @@ def ingest(path: str, body: bytes, context: FeedContext, content_type: str | Non
 
     # The title and link the cycle records for the source: what the feed says, else what
     # it said before (feeds.poll.poll_source); publish_all then finds the same signatures.
-    link = parsed.link if parsed.link and parsed.link.startswith(("http://", "https://")) \
-        else None
-    meta = source_feed(render.ident, render.title, parsed.title or known[0], link or known[1],
+    meta = source_feed(render.ident, render.title, parsed.title or known[0],
+                       parsed.site_link or known[1],
                        render.page, render.language, render.conversion)
     entries = None
     if first:
@@ -189,6 +186,7 @@ def render_source(path: str, source_id: str, limit: int, meta: FeedSpec,
     whether it changed, then the entry count and newest date (FeedSummary) of the feed."""
     from dataclasses import replace
 
+    from feeds.render import newest
     from feeds.rows import latest_from_file
 
     if entries is None:
@@ -196,8 +194,7 @@ def render_source(path: str, source_id: str, limit: int, meta: FeedSpec,
     spec = replace(meta, entries=entries)
     changed = [render_file(fmt, spec, base_url, author, empty_updated, target)
                for fmt, target in files]
-    newest = max((max(s.effective_updated, s.sort_date) for s in spec.entries), default=None)
-    return changed, len(spec.entries), newest
+    return changed, len(spec.entries), newest(spec.entries)
 
 
 # Every job a worker process runs, by name: the module and function it calls. Modules load on

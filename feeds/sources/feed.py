@@ -41,6 +41,17 @@ class ParsedFeed:
     # With FeedContext.fold: each article's folded text for the topic index, in order.
     folded: tuple[str, ...] | None = None
 
+    @property
+    def site_link(self) -> str | None:
+        """The feed's own link, if it is one a feed may point readers to (http or https)."""
+        return self.link if self.link and self.link.startswith(("http://", "https://")) else None
+
+    def folded_by_key(self) -> dict[str, str] | None:
+        """Each article's folded text by its key (what Store.upsert's ``folded`` takes)."""
+        if self.folded is None:
+            return None
+        return dict(zip((a.key for a in self.articles), self.folded, strict=True))
+
 
 @dataclass(frozen=True)
 class FeedContext:
