@@ -50,13 +50,10 @@ draw_jitter: Callable[[], float] = random.random
 STATE_BATCH = 250
 
 
-# Parsing is pure CPU work under the GIL, so threads cannot spread it over cores. A cycle with
-# at least PARSE_POOL_MIN_SOURCES sources parses feed bodies in PARSE_PROCESSES worker
-# processes (fetching stays in threads). The pool starts on the first body that needs
-# parsing: a cycle of 304s starts none. (Defined in feeds.worker, which the CLI can import
-# early; tests set them here.)
-PARSE_PROCESSES = worker_module.PARSE_PROCESSES
-PARSE_POOL_MIN_SOURCES = worker_module.PARSE_POOL_MIN_SOURCES
+# Parsing is pure CPU work under the GIL, so threads cannot spread it over cores. A cycle over
+# enough sources has worker processes (feeds.worker.pool_size) for its CPU work, while
+# fetching stays in threads. The pool starts on the first body that needs parsing: a cycle of
+# 304s starts none.
 # The longest one job (parsing a feed, rendering one, a topic batch) may take in a worker.
 WORKER_TIMEOUT = 300.0
 
@@ -65,7 +62,7 @@ class ParserProcess:
     """One :mod:`feeds.worker` child, spoken to over its stdin and stdout.
 
     A plain child with two pipes rather than multiprocessing: no resource tracker process,
-    no queue threads, and a child that imports only the parsing modules.
+    no queue threads, and a child that imports only what its jobs need.
     """
 
     def __init__(self) -> None:
@@ -87,7 +84,7 @@ class ParserProcess:
             raise OSError(f"no answer from the worker process in {WORKER_TIMEOUT:g}s")
         header = self.process.stdout.read(8)
         if len(header) < 8:
-            raise EOFError("the parser process exited")
+            raise EOFError("the worker process exited")
         return pickle.loads(self.process.stdout.read(struct.unpack(">Q", header)[0]))
 
     def close(self) -> None:
@@ -153,29 +150,25 @@ class ParsePool:
         return outcome
 
     def call(self, kind: str, *args: object) -> Any:
-        """Job ``kind`` of :data:`feeds.worker.JOBS` in a worker process (here without one)."""
-        from feeds.worker import run_job
+        """Job ``kind`` of :data:`feeds.worker.JOBS` in a worker process (here without one).
+        A feed that is not one (a ParseFailure from the worker) raises ParseError here."""
+        outcome = self._run((kind, *args), lambda: worker_module.run_job(kind, args))
+        if kind in ("parse", "ingest"):
+            from feeds.sources.feed import ParseFailure
 
-        return self._run((kind, *args), lambda: run_job(kind, args))
+            if isinstance(outcome, ParseFailure):
+                raise ParseError(outcome.source_id, outcome.url, outcome.message)
+        return outcome
 
     def parse(self, body: bytes, context: FeedContext, content_type: str | None) -> ParsedFeed:
-        from feeds.sources.feed import ParseFailure
-
-        outcome = self.call("parse", body, context, content_type)
-        if isinstance(outcome, ParseFailure):
-            raise ParseError(outcome.source_id, outcome.url, outcome.message)
-        return cast("ParsedFeed", outcome)
+        return cast("ParsedFeed", self.call("parse", body, context, content_type))
 
     def ingest(self, path: str, body: bytes, context: FeedContext, content_type: str | None,
                now: datetime, render: SourceRender | None = None) -> Ingested:
         """:func:`feeds.worker.ingest`: parse a feed and store its articles in ``path``
         (and write its feeds, with ``render``)."""
-        from feeds.sources.feed import ParseFailure
-
-        outcome = self.call("ingest", path, body, context, content_type, now, render)
-        if isinstance(outcome, ParseFailure):
-            raise ParseError(outcome.source_id, outcome.url, outcome.message)
-        return cast("Ingested", outcome)
+        return cast("Ingested", self.call("ingest", path, body, context, content_type, now,
+                                          render))
 
     # Typed names of the other jobs, for their callers (and tests that count them).
 
@@ -256,7 +249,7 @@ class ParsePool:
 
 def cycle_pool(sources: int) -> ParsePool | None:
     """Worker processes for a cycle over ``sources`` sources, if it is worth them."""
-    processes = worker_module.pool_size(sources, PARSE_PROCESSES, PARSE_POOL_MIN_SOURCES)
+    processes = worker_module.pool_size(sources)
     return ParsePool(processes) if processes else None
 
 

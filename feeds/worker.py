@@ -240,10 +240,9 @@ PARSE_PROCESSES = int(os.environ.get("FEEDS_PARSE_PROCESSES", "") or min(2, os.c
 PARSE_POOL_MIN_SOURCES = 50
 
 
-def pool_size(sources: int, processes: int = PARSE_PROCESSES,
-              minimum: int = PARSE_POOL_MIN_SOURCES) -> int:
+def pool_size(sources: int) -> int:
     """How many worker processes a cycle over ``sources`` sources has (0: none)."""
-    return processes if processes > 0 and sources >= minimum else 0
+    return PARSE_PROCESSES if PARSE_PROCESSES > 0 and sources >= PARSE_POOL_MIN_SOURCES else 0
 
 
 # Worker processes started with the program, before the cycle that will use them exists.

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import LocalServer
 
+import feeds.worker
 from feeds import poll
 from feeds.config import parse_config
 from feeds.fetch import Fetcher
@@ -53,8 +54,8 @@ def test_parser_processes_store_what_threads_store(tmp_path: Path, http_server: 
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    processes: int) -> None:
     """Parsing in worker processes stores the same articles and reports a bad feed the same."""
-    monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 1)
-    monkeypatch.setattr(poll, "PARSE_PROCESSES", processes)
+    monkeypatch.setattr(feeds.worker, "PARSE_POOL_MIN_SOURCES", 1)
+    monkeypatch.setattr(feeds.worker, "PARSE_PROCESSES", processes)
     calls: list[str] = []
     original = poll.ParserProcess.call
 
@@ -142,8 +143,8 @@ def test_states_lost_after_a_worker_stored_the_articles_cost_only_a_poll(
         tmp_path: Path, http_server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker process stores the articles before this process saves the validators (in a
     batch): a cycle that dies in between loses nothing, and the next one stores nothing twice."""
-    monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 1)
-    monkeypatch.setattr(poll, "PARSE_PROCESSES", 2)
+    monkeypatch.setattr(feeds.worker, "PARSE_POOL_MIN_SOURCES", 1)
+    monkeypatch.setattr(feeds.worker, "PARSE_PROCESSES", 2)
     config, store = make(tmp_path, http_server, 3)
     try:
         def crash(states: object) -> None:
@@ -153,7 +154,7 @@ def test_states_lost_after_a_worker_stored_the_articles_cost_only_a_poll(
         with pytest.raises(OSError):
             run_cycle(config, store, Fetcher(), NOW)  # type: ignore[arg-type]
         monkeypatch.undo()
-        monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 1)
+        monkeypatch.setattr(feeds.worker, "PARSE_POOL_MIN_SOURCES", 1)
         assert store.states().get("s1") is None or store.state("s1").etag is None
         assert len(articles(store, "s1")) == 3  # stored by the worker all the same
         results = {r.source_id: r for r in run_cycle(config, store, Fetcher(), NOW)}  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from conftest import LocalServer
 
+import feeds.worker
 from feeds import folding, poll, topics
 from feeds.config import load_config
 from feeds.folding import fold_article, folded_values
@@ -268,15 +269,15 @@ def parse_in(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     """Feeds parsed in the poll threads, or in the cycle's worker processes (parsing in this
     process then fails, so a cycle that polls every source fine parsed them elsewhere)."""
     if request.param == "processes":
-        monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 1)
-        monkeypatch.setattr(poll, "PARSE_PROCESSES", 2)
+        monkeypatch.setattr(feeds.worker, "PARSE_POOL_MIN_SOURCES", 1)
+        monkeypatch.setattr(feeds.worker, "PARSE_PROCESSES", 2)
 
         def elsewhere(*args: Any, **kwargs: Any) -> Any:
             raise AssertionError("a feed was parsed in this process, not in a worker")
 
         monkeypatch.setattr(poll, "parse_feed", elsewhere)
     else:
-        monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 10_000)
+        monkeypatch.setattr(feeds.worker, "PARSE_POOL_MIN_SOURCES", 10_000)
     topics._ENTRIES.clear()
     return str(request.param)
 

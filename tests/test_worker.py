@@ -11,6 +11,7 @@ import pytest
 from atomcheck import assert_valid_atom
 from conftest import LocalServer
 
+import feeds.worker
 from feeds import poll, topics
 from feeds.config import parse_config
 from feeds.model import Article
@@ -183,10 +184,10 @@ def test_run_once_with_workers_writes_source_feeds_while_polling(
         real(self, source)
 
     monkeypatch.setattr(EarlyPublisher, "source_stored", counting)
-    monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 1)
+    monkeypatch.setattr(feeds.worker, "PARSE_POOL_MIN_SOURCES", 1)
     outputs = {}
     for name, processes in (("threads", 0), ("workers", 2)):
-        monkeypatch.setattr(poll, "PARSE_PROCESSES", processes)
+        monkeypatch.setattr(feeds.worker, "PARSE_PROCESSES", processes)
         directory = tmp_path / name
         directory.mkdir()
         lines = ["defaults: {allow_private: true, jitter: 0, per_host: 4, host_delay: 1ms}",
@@ -327,8 +328,8 @@ def test_a_worker_dying_before_its_files_are_written_costs_a_render_not_a_feed(
 
     for n in range(4):
         http_server.add(f"/{n}.rss", rss(n), headers={"Content-Type": "application/rss+xml"})
-    monkeypatch.setattr(poll, "PARSE_POOL_MIN_SOURCES", 1)
-    monkeypatch.setattr(poll, "PARSE_PROCESSES", 2)
+    monkeypatch.setattr(feeds.worker, "PARSE_POOL_MIN_SOURCES", 1)
+    monkeypatch.setattr(feeds.worker, "PARSE_PROCESSES", 2)
     real_call = poll.ParserProcess.call
 
     def dying(self: poll.ParserProcess, *message: object) -> object:

@@ -18,7 +18,7 @@ the index's own). ``--trace`` adds tracemalloc's peak of each step (and slows it
 
 With ``--keep DIR`` an existing store in DIR is reused (its index dropped first).
 ``--processes N`` gives the index N worker processes (folding, the match pass), as a cycle
-has (default: feeds.poll.PARSE_PROCESSES; 0 for none). Peak memory is this process's plus
+has (default: feeds.worker.PARSE_PROCESSES; 0 for none). Peak memory is this process's plus
 each worker's. A summary at the end gives the totals the issue asks for.
 """
 
@@ -43,6 +43,7 @@ from feeds.extract.chinese import convert
 from feeds.model import Article
 from feeds.store import Store, articles_table
 from feeds.topics import Index, refresh_index
+from feeds.worker import PARSE_PROCESSES
 
 T = TypeVar("T")
 NOW = datetime(2024, 6, 7, tzinfo=UTC)
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", type=int, default=1_000)
     parser.add_argument("--keep", type=Path, help="build the store in DIR and keep it")
     parser.add_argument("--trace", action="store_true", help="also measure with tracemalloc")
-    parser.add_argument("--processes", type=int, default=poll.PARSE_PROCESSES,
+    parser.add_argument("--processes", type=int, default=PARSE_PROCESSES,
                         help="worker processes of the index (default: as a cycle has)")
     args = parser.parse_args(argv)
     global WORKERS
