@@ -140,12 +140,13 @@ def run(config_path: Path, once: bool, workers: int | None, serve_too: bool, hos
     config = _load(config_path)
     if once and serve_too:
         raise click.UsageError("--serve runs with the service; drop --once")
+    enabled = [s for s in config.sources if s.enabled]
     if once and "://" not in config.store.path and not config.store_path.exists():
         # A new store: the cycle will parse every source. Its worker processes start now,
         # importing while this process imports the rest (feeds.poll.cycle_pool takes them).
         from feeds import worker
 
-        worker.prestart(worker.pool_size(sum(1 for s in config.sources if s.enabled)))
+        worker.prestart(worker.pool_size(len(enabled)))
     if not once:
         from feeds.scheduler import run_service
 
@@ -158,7 +159,6 @@ def run(config_path: Path, once: bool, workers: int | None, serve_too: bool, hos
         sys.exit(code)
     from feeds.scheduler import Service, service_lock
 
-    enabled = [s for s in config.sources if s.enabled]
     try:
         with service_lock(config):
             try:

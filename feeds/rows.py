@@ -1,7 +1,9 @@
-"""Stored article rows back into the model: plain driver rows, no SQLAlchemy.
+"""Articles in and out of the store as plain driver rows, no SQLAlchemy: rows back into the
+model, the statements and values that write a source's articles (and their topic index rows),
+and the cycle's Folding.
 
-Shared by :mod:`feeds.store` and the worker processes (:mod:`feeds.worker`), which read a
-source's newest articles from the SQLite file themselves to render its feeds.
+Shared by :mod:`feeds.store` and the worker processes (:mod:`feeds.worker`), which store
+what they parse and read a source's newest articles from the SQLite file themselves.
 """
 
 from __future__ import annotations

@@ -72,11 +72,11 @@ from feeds.folding import (
     Sketch,
     Story,
     fold,
+    fold_article,
     folded_values,
     latin,
     scan_rows,
 )
-from feeds.folding import body_text as _body_text
 from feeds.model import Article
 from feeds.rows import TEXT_TABLE, Folding
 from feeds.store import Store, Stored, _article_from_row, articles_table, revisions_table
@@ -104,11 +104,7 @@ Field = Literal["title", "summary", "content", "author", "categories", "source_n
 FIELDS: tuple[Field, ...] = ("title", "summary", "content", "author", "categories", "source_name")
 DEFAULT_FIELDS: tuple[Field, ...] = ("title", "summary", "content", "categories")
 
-_NOT_WORD = re.compile(r"[\W_]+")
 _LITERAL = _parser.LITERAL
-
-
-_latin = latin
 
 
 # -- the index: folded text per article version, sketches on demand -------------------------
@@ -192,13 +188,8 @@ STALE_STATES = 200
 
 
 def field_texts(article: Article) -> list[str]:
-    """The folded text of each field in FIELDS order."""
-    people = [p.name for p in (*article.authors, *article.contributors)]
-    raw = [
-        article.title, article.summary or "", _body_text(article.text, article.content_html),
-        "\n".join(people), "\n".join(article.categories), article.source_name or "",
-    ]
-    return [fold(part) for part in raw]
+    """The folded text of each field in FIELDS order (fold() leaves no SEP in a field)."""
+    return fold_article(article, (True,) * len(FIELDS)).split(_SEP)
 
 
 def ensure_tables(store: Store) -> None:
@@ -409,8 +400,8 @@ def _term(word: str, fields: Iterable[str], word_boundaries: bool) -> tuple[str,
     text = fold(word)
     prefix, suffix = text.endswith("*"), text.startswith("*")
     text = text.strip("*").strip()
-    need_start = word_boundaries and not suffix and bool(text) and _latin(text[0])
-    need_end = word_boundaries and not prefix and bool(text) and _latin(text[-1])
+    need_start = word_boundaries and not suffix and bool(text) and latin(text[0])
+    need_end = word_boundaries and not prefix and bool(text) and latin(text[-1])
     combos = 0
     for combo in range(4):
         if (combo & 2 or not need_start) and (combo & 1 or not need_end):
@@ -459,7 +450,6 @@ class RegexSpec:
     """A regular expression over some fields, with a literal every match must contain (found
     by the automaton) so the expression runs only on articles that hold that literal."""
 
-    id: int
     pattern: re.Pattern[str]
     field_ids: tuple[int, ...]
     literal: int | None  # keyword id of the literal, if the pattern has one
@@ -530,7 +520,7 @@ class RuleSet:
                             literal, len(self.words))
                         regex_ids[key] = len(self.regexes)
                         self.regexes.append(RegexSpec(
-                            len(self.regexes), re.compile(p, re.IGNORECASE), field_ids, kid,
+                            re.compile(p, re.IGNORECASE), field_ids, kid,
                             sum(0xF << (4 * f) for f in field_ids)))
                     out.append(regex_ids[key])
                 return tuple(out)
@@ -962,12 +952,8 @@ def _save_states(store: Store, states: dict[str, RuleState], keep: Iterable[str]
 
 
 def _sketch(article: Article) -> Sketch:
-    """The sketch of an article's body (or summary, or title), as dedup_text would give."""
-    for raw in (_body_text(article.text, article.content_html), article.summary, article.title):
-        folded = fold(raw)
-        if folded:
-            return Sketch.of(_NOT_WORD.sub("", folded))
-    return Sketch(frozenset(), 0)
+    """The sketch of an article's body (or summary, or title)."""
+    return Sketch.of(dedup_text(field_texts(article)))
 
 
 # Feed entries computed in this process, by everything they depend on (see Index._entries).
