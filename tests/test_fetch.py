@@ -8,6 +8,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -238,6 +239,8 @@ def test_header_parsers() -> None:
     """Retry-After takes seconds or a date; max-age is read from Cache-Control."""
     assert parse_retry_after("120") == 120.0
     assert parse_retry_after("Wed, 01 May 2024 12:01:00 GMT", now=None) is not None
+    assert parse_retry_after("Wed, 01 May 2024 12:01:00 GMT",
+                             now=datetime(2024, 5, 1, 12, 0, tzinfo=UTC)) == 60.0
     assert parse_retry_after("soon") is None
     assert parse_max_age("no-cache, Max-Age=30") == 30.0
     assert parse_max_age("no-store") is None

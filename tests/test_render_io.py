@@ -18,6 +18,9 @@ def test_entry_ids_are_uuid5_of_source_and_key() -> None:
                         ("x", "sha256:" + "f" * 24)]:
         expected = "urn:uuid:" + str(uuid.uuid5(ID_NAMESPACE, source + "\n" + key))
         assert entry_id(source, key) == expected
+    # Pinned, namespace included: readers key on these ids.
+    assert entry_id("s", "k") == "urn:uuid:6b661227-7823-5b8c-bd0a-303f47a92a1a"
+    assert entry_id("青岛", "http://x/é?a=1") == "urn:uuid:5a1b0f1f-1016-5859-be92-b2b9f14b0d37"
 
 
 def test_background_writes_are_in_place_after_drain(tmp_path: Path) -> None:
