@@ -1366,8 +1366,7 @@ class Index:
             if not topic.dedup:
                 continue
             h = self.topic_rules[topic.id].hash
-            limit = topic.limit or self.config.output.max_entries
-            since = (now - topic.max_age).timestamp() if topic.max_age else None
+            limit, since = self._window(topic, now)
             cut, memo, digest, shape = self._feed_key(h, limit, since, True, topic.prefer)
             st = self.states[h]
             saved = self._saved_feeds().get(h)
@@ -1404,9 +1403,7 @@ class Index:
             results = threads.map(run, batches)
             # Feeds resumed from their kept stories are made here while the workers dedup.
             for topic in resumable:
-                self._entries(self.topic_rules[topic.id].hash,
-                              topic.limit or self.config.output.max_entries,
-                              (now - topic.max_age).timestamp() if topic.max_age else None,
+                self._entries(self.topic_rules[topic.id].hash, *self._window(topic, now),
                               True, topic.prefer)
             for batch, outcomes in zip(batches, results, strict=True):
                 done = [(feed, outcome) for feed, outcome in zip(batch, outcomes, strict=True)
@@ -1524,10 +1521,14 @@ class Index:
         shown.sort(key=lambda sc: (sc[1].sort_ts, sc[1].article_id), reverse=True)
         return [also_at(s, c, self.names) for s, c in shown]
 
+    def _window(self, topic: Topic, now: datetime) -> tuple[int, float | None]:
+        """A topic feed's entry limit, and the oldest sort time it shows (with max_age)."""
+        since = (now - topic.max_age).timestamp() if topic.max_age else None
+        return topic.limit or self.config.output.max_entries, since
+
     def topic_entries(self, topic: Topic, now: datetime) -> list[Stored]:
         """The entries of a topic feed: matching, filtered, deduplicated, newest first."""
-        limit = topic.limit or self.config.output.max_entries
-        since = (now - topic.max_age).timestamp() if topic.max_age else None
+        limit, since = self._window(topic, now)
         if not self._updated:
             self.update()
         if self._prepared_for != now:
