@@ -1,4 +1,5 @@
-"""Shared fixtures: a real HTTP server on 127.0.0.1 that records every request."""
+"""Shared fixtures: a real HTTP server on 127.0.0.1 that records every request, and a real
+SQLite store."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from feeds.store import Store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DATA = Path(__file__).resolve().parent / "data"
@@ -149,3 +152,11 @@ def http_server() -> Iterator[LocalServer]:
     """A real HTTP server on 127.0.0.1, stopped after the test."""
     with running_server() as server:
         yield server
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A real SQLite store in tmp_path, closed after the test."""
+    s = Store.open(tmp_path / "db.sqlite")
+    yield s
+    s.close()

@@ -33,13 +33,6 @@ INDEX_TABLES = ("topic_text", "topic_meta", "topic_state", "topic_feed", "articl
 MASKS = list(itertools.product((False, True), repeat=len(FIELDS)))
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "db.sqlite")
-    yield s
-    s.close()
-
-
 def stored_columns(store: Store) -> dict[str, tuple[str | None, ...]]:
     """Per article key, the columns refresh_index folds, as the store holds them."""
     with store.engine.connect() as conn:

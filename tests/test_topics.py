@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -145,13 +144,6 @@ topics:
 
 def make_config(tmp_path: Path, topics: str, alpha: str = "") -> Config:
     return parse_config(CONFIG.format(topics=topics, alpha=alpha), "c.yaml", tmp_path)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "db.sqlite")
-    yield s
-    s.close()
 
 
 def entries(path: Path) -> list[etree._Element]:

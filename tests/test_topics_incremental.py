@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,13 +37,6 @@ def art(key: str, n: int, minutes: float, script: str = "s") -> Article:
     return Article(key=key, url=f"https://{key}.example.org/", canonical_url=None, title=title,
                    text=text, content_html=f"<p>{text}</p>",
                    published=NOW - timedelta(minutes=minutes))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "db.sqlite")
-    yield s
-    s.close()
 
 
 @pytest.fixture

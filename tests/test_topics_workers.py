@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,13 +35,6 @@ RULES = [
     "any: [会议], fields: [title]", "any: [地铁], sources: [beta]",
     "any: [地铁], exclude_sources: [beta]", "none: [青岛]", "any: [汽车, 岛]",
 ]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "db.sqlite")
-    yield s
-    s.close()
 
 
 def fill(store: Store, count: int) -> None:
