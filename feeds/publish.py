@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -589,13 +589,20 @@ def publish_all(config: Config, store: Store, now: datetime | None = None,
 
     topic_specs: list[FeedSpec] = reused
     if matched is not None:
-        topic_specs = [
-            *([all_spec(config, matched)] if config.output.all_feed else []),
-            *(topic_spec(config, t, store, now, matched) for t in config.topics),
-        ]
-        for spec in topic_specs:
+
+        def computed(index: Index) -> Iterator[FeedSpec]:
+            if config.output.all_feed:
+                yield all_spec(config, index)
+            for topic in config.topics:
+                yield topic_spec(config, topic, store, now, index)
+
+        topic_specs = []
+        # One topic feed's entries at a time: what follows needs only its settings and the
+        # summary recorded here (twenty feeds' entries held together were a cycle's peak).
+        for spec in computed(matched):
             write(spec, content_signatures(spec))
             record.summaries[spec.relative_path] = FeedSummary.of(spec)
+            topic_specs.append(replace(spec, entries=()))
 
     changed += writer.finish()
     if writer.lost:

@@ -181,7 +181,7 @@ BATCH = 1000
 PREFETCH_READS = 2
 PREFETCH_EXTRA = 20
 # Candidates an Index keeps while writing the feeds of one cycle (topics share their newest).
-CANDIDATE_CACHE = 20_000
+CANDIDATE_CACHE = 5_000
 # States of rules no longer configured are kept (another configuration may share the store)
 # until there are this many more than the configured ones.
 STALE_STATES = 200
