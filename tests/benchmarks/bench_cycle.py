@@ -64,6 +64,8 @@ class Run:
     cpu: float
     peak_rss: int
     returncode: int
+    # Each process's own peak RSS, the root first: where the summed peak comes from.
+    process_peaks: tuple[int, ...] = ()
 
     @property
     def rate(self) -> float:
@@ -81,6 +83,7 @@ def measure(name: str, sources: int, cmd: list[str], count: callable, log: Path)
         process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
         root = psutil.Process(process.pid)
         peak = 0
+        peaks: dict[int, int] = {}
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
@@ -89,7 +92,9 @@ def measure(name: str, sources: int, cmd: list[str], count: callable, log: Path)
             try:
                 for member in (root, *root.children(recursive=True)):
                     with contextlib.suppress(psutil.Error):
-                        total += member.memory_info().rss
+                        rss = member.memory_info().rss
+                        total += rss
+                        peaks[member.pid] = max(peaks.get(member.pid, 0), rss)
             except psutil.Error:
                 pass
             peak = max(peak, total)
@@ -98,7 +103,7 @@ def measure(name: str, sources: int, cmd: list[str], count: callable, log: Path)
     process.returncode = os.waitstatus_to_exitcode(status)
     peak = max(peak, usage.ru_maxrss * 1024)
     run = Run(name, sources, count(), wall, usage.ru_utime + usage.ru_stime, peak,
-              process.returncode)
+              process.returncode, tuple(peaks.values()))
     if run.returncode not in (0, 1):  # 1: some sources failed, still a finished cycle
         print(f"warning: {name} exited with {run.returncode}; see {log}", file=sys.stderr)
     return run
@@ -223,6 +228,12 @@ def spread(runs: list[Run]) -> str:
     names = list(dict.fromkeys(r.name for r in runs))
     return "\n".join(f"- {name}: " + ", ".join(f"{r.wall:.2f}" for r in runs if r.name == name)
                      + " s" for name in names)
+
+
+def process_peaks(runs: list[Run]) -> str:
+    """Per run, each process's own peak RSS (the cycle's process first)."""
+    return "\n".join(f"- {r.name}: " + " + ".join(f"{p / 2**20:.0f}" for p in r.process_peaks)
+                     + " MB" for r in runs if r.process_peaks)
 
 
 def table(runs: list[Run]) -> str:
@@ -358,6 +369,8 @@ def main() -> None:
         print(ratios(main_runs))
         if args.repeat > 1:
             print(f"\nwall times of the {args.repeat} runs:\n{spread(every_run[args.feeds])}")
+        print("\npeak RSS of each process (not at the same moment, so more than the summed "
+              f"peak):\n{process_peaks(main_runs)}")
         if len(scales) > 1:
             print("\n## Scaling (every run; wall per 1,000 sources)\n")
             every = [r for n in scales for r in all_runs[n]]
