@@ -367,7 +367,7 @@ def extract_article(
     page_text = metadata.page_text(tree)
     title = clean_text((rules and selected_text(tree, rules.title)) or metadata.find_title(
         tree, meta))
-    zone = metadata.header_zone(page_text, title)
+    zone = metadata.header_zone(page_text, title, tree)
 
     published = None
     if rules is not None and rules.date:
@@ -388,8 +388,7 @@ def extract_article(
             authors = [author_text]
     else:
         authors = metadata.find_authors(zone, meta)
-    contributors = metadata.find_contributors(page_text[page_text.find(title):] if title
-                                              else page_text)
+    contributors = metadata.find_contributors(metadata.after_title(page_text, title, tree))
 
     body = _rules_body(tree, rules.body) if rules is not None and rules.body else None
     if body is None:

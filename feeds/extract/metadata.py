@@ -235,7 +235,8 @@ def headline(tree: lxml_html.HtmlElement, meta: Meta) -> str:
     return headings[0] if headings else ""
 
 
-def header_zone(text: str, title: str, size: int = 400) -> str:
+def header_zone(text: str, title: str, tree: lxml_html.HtmlElement | None = None,
+                size: int = 400) -> str:
     """The text right under the headline, where the date and source line sit."""
     if title:
         for probe in (f"\n{title}\n", title):
@@ -244,6 +245,13 @@ def header_zone(text: str, title: str, size: int = 400) -> str:
                 start = position + len(probe)
                 return text[start:start + size]
     return ""
+
+
+def after_title(text: str, title: str, tree: lxml_html.HtmlElement | None = None) -> str:
+    """The page text from the headline on (where the editor line is looked for); the whole
+    text when the headline is not found in it."""
+    position = text.find(title) if title else -1
+    return text[position:] if position >= 0 else text
 
 
 _META_DATES = ("article:published_time", "og:article:published_time", "published_time",
