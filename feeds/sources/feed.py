@@ -218,13 +218,14 @@ def _finish(parsed: Mapping[str, Any], context: FeedContext, body: bytes,
     feed = parsed.get("feed", {})
     language = context.language or _language(feed.get("language"))
     entries = parsed.get("entries", [])
+    literal = str(parsed.get("version") or "").startswith("atom")
     guid_counts = Counter(e.get("id") for e in entries if e.get("id"))
     links = [_link(e, context.url) for e in entries]
     link_counts = Counter(links)
     articles: list[Article] = []
     seen: set[str] = set()
     for entry, link in zip(entries, links, strict=True):
-        article = _article(entry, context, language, guid_counts, link_counts, link)
+        article = _article(entry, context, language, guid_counts, link_counts, link, literal)
         if article is None or article.key in seen:
             continue
         seen.add(article.key)
@@ -236,7 +237,7 @@ def _finish(parsed: Mapping[str, Any], context: FeedContext, body: bytes,
 
         folded = tuple(fold_article(a, context.fold.fields) for a in articles)
     return ParsedFeed(
-        title=_text(feed.get("title"), context.convert) or None,
+        title=_construct(feed, "title", context.convert, literal) or None,
         link=feed.get("link"),
         articles=tuple(articles),
         ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
@@ -251,6 +252,18 @@ def _language(value: Any) -> str | None:
 
 def _text(value: Any, conversion: str | None) -> str:
     return convert(clean_text(one_line(value if isinstance(value, str) else "")), conversion)
+
+
+def _construct(item: Mapping[str, Any], key: str, conversion: str | None, literal: bool) -> str:
+    """A title as text. Markup in an HTML one is dropped. With ``literal`` (an Atom feed, whose
+    ``type="text"`` says so), a plain-text one is kept as written, ``std::vector<bool>`` and
+    all (feedparser has decoded its entities); an RSS title is ambiguous, and escaped markup
+    in one is nearly always meant as markup."""
+    value = item.get(key)
+    detail = item.get(f"{key}_detail") or {}
+    if literal and isinstance(value, str) and detail.get("type") == "text/plain":
+        return convert(clean_text(" ".join(value.split())), conversion)
+    return _text(value, conversion)
 
 
 def _link(entry: Mapping[str, Any], base: str) -> str | None:
@@ -327,10 +340,11 @@ def _article(
     guid_counts: Counter[Any],
     link_counts: Counter[str | None],
     link: str | None,
+    literal: bool = False,
 ) -> Article | None:
     conversion = context.convert
     base = link or context.url
-    title = _text(entry.get("title"), conversion)
+    title = _construct(entry, "title", conversion, literal)
     contents = [c for c in entry.get("content", []) if c.get("value")]
     # The richest HTML alternative wins (feeds often carry a text and an HTML version).
     if len(contents) > 1:
