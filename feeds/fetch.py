@@ -402,7 +402,7 @@ class Fetcher:
     ) -> Response:
         """Fetch ``location`` (URL or local path); raise FetchError naming the source."""
         if is_local(location):
-            return self._get_file(location, source_id=source_id, last_modified=last_modified)
+            return self._get_file(location, source_id=source_id, etag=etag)
         timeout = timeout or self.timeout
         max_bytes = max_bytes or self.max_bytes
         request_headers = dict(headers or {})
@@ -641,16 +641,20 @@ class Fetcher:
         path = Path(location).expanduser()
         return path if path.is_absolute() else self.base_dir / path
 
-    def _get_file(self, location: str, *, source_id: str, last_modified: str | None) -> Response:
+    def _get_file(self, location: str, *, source_id: str, etag: str | None) -> Response:
         path = self.local_path(location)
         try:
             stat = path.stat()
             stamp = email.utils.formatdate(stat.st_mtime, usegmt=True)
-            if last_modified == stamp:
-                return Response(location, 304, b"", None, None, stamp)
+            # The validator is the modification time in nanoseconds and the size: a file
+            # rewritten within the second of its last poll is read again (an HTTP date has
+            # whole seconds).
+            tag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+            if etag == tag:
+                return Response(location, 304, b"", None, tag, stamp)
             if stat.st_size > self.max_bytes:
                 raise FetchError(source_id, location, "file exceeds the size cap (max_bytes)")
             body = path.read_bytes()
         except OSError as e:
             raise FetchError(source_id, location, f"cannot read file {path}: {e.strerror}") from e
-        return Response(path.resolve().as_uri(), 200, body, None, None, stamp)
+        return Response(path.resolve().as_uri(), 200, body, None, tag, stamp)

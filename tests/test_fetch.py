@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import socket
 import threading
 import time
@@ -320,3 +321,20 @@ def test_tls_certificates_are_verified(tls_server: tuple[str, Path]) -> None:
     assert response.status == 200 and response.body.startswith(b"<rss")
     fetcher.close()
     trusting.close()
+
+
+def test_local_file_rewritten_within_the_second_is_read_again(tmp_path: Path,
+                                                               fetcher: Fetcher) -> None:
+    """A local file's validator changes with every write, even two within one second of
+    the same size; the unchanged file gives a 304."""
+    path = tmp_path / "feed.xml"
+    path.write_bytes(b"<rss>first</rss>")
+    first = fetcher.get(str(path), source_id="s")
+    assert first.status == 200 and first.etag
+    again = fetcher.get(str(path), source_id="s", etag=first.etag)
+    assert again.not_modified
+    stat = path.stat()
+    path.write_bytes(b"<rss>other</rss>")  # same size; keep the mtime within that second
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))
+    changed = fetcher.get(str(path), source_id="s", etag=first.etag)
+    assert changed.status == 200 and changed.body == b"<rss>other</rss>"

@@ -210,11 +210,11 @@ def _finish(parsed: Mapping[str, Any], context: FeedContext, body: bytes,
             warning: str | None) -> ParsedFeed:
     if not parsed.get("version") and not parsed.get("entries"):
         looks_html = body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html"))
-        hint = "it looks like a web page; use 'page:' instead of 'url:'" if looks_html else (
-            "check the URL; the response is not RSS, Atom or JSON Feed"
-        )
-        raise ParseError(context.source_id, context.url,
-                         f"not a feed ({warning or 'empty'}); {hint}")
+        hint = ("it looks like a web page: an error page if this feed worked before, else a "
+                "site without a feed at this URL (then use 'page:' instead of 'url:')"
+                ) if looks_html else "check the URL; the response is not RSS, Atom or JSON Feed"
+        what = warning or ("an empty body" if not body.strip() else "no feed elements found")
+        raise ParseError(context.source_id, context.url, f"not a feed ({what}); {hint}")
     feed = parsed.get("feed", {})
     language = context.language or _language(feed.get("language"))
     entries = parsed.get("entries", [])
