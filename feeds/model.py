@@ -61,6 +61,10 @@ class Article:
     enclosures: tuple[Enclosure, ...] = ()
     fingerprint: str | None = None
     content_hash: str = field(default="")
+    # The story's other identities in its source (its GUID or URL, when one was not unique
+    # in the document and so not the key): a store that holds the story under one of them
+    # keeps that key (feeds.rows.upsert_rows). Not part of the content hash.
+    alt_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.content_hash:

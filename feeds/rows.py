@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from pathlib import Path
@@ -64,8 +64,9 @@ def enclosures(text: str) -> tuple[Enclosure, ...]:
     return () if text == "[]" else tuple(Enclosure(**e) for e in json.loads(text))
 
 
-# The columns of an Article in the order of its fields, so a driver row is its arguments.
-ARTICLE_COLUMNS = ", ".join(f.name for f in dataclass_fields(Article))
+# The columns of an Article in the order of its fields, so a driver row is its arguments
+# (alt_keys, the last field, is parsing's and not stored).
+ARTICLE_COLUMNS = ", ".join(f.name for f in dataclass_fields(Article) if f.name != "alt_keys")
 
 
 def article_from_tuple(r: tuple[Any, ...]) -> Article:
@@ -243,6 +244,7 @@ def upsert_rows(cur: Any, sql: Mapping[str, str], marker: str, source_id: str,
         )
         for key, content_hash, first_seen in cur.fetchall():
             existing[key] = (content_hash, first_seen)
+    renamed = _adopt_stored_keys(cur, marker, source_id, unique, existing) if not first else {}
     inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
     unchanged = 0
@@ -272,6 +274,45 @@ def upsert_rows(cur: Any, sql: Mapping[str, str], marker: str, source_id: str,
         cur.execute(sql["bump"], (source_id,))
         if folded is not None:
             cur.executemany(sql["folded"], [
-                (seq, folded[key], source_id, key)
+                (seq, folded[renamed.get(key, key)], source_id, key)
                 for key in (*(row[1] for row in inserts), *(row[-1] for row in updates))])
     return len(inserts), len(updates), unchanged
+
+
+def _adopt_stored_keys(cur: Any, marker: str, source_id: str, unique: dict[str, Article],
+                       existing: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Give an article whose key the source does not hold the key it holds the same story
+    under, among the article's ``alt_keys`` (its GUID stopped or started being unique in the
+    feed): a story never comes back as a new one. The same story: the same URL, or without
+    URLs the same title. Changes ``unique`` and ``existing`` in place; returns
+    {adopted key: key as parsed}."""
+    wanting = [(key, a) for key, a in unique.items() if key not in existing and a.alt_keys]
+    alts = list(dict.fromkeys(alt for _, a in wanting for alt in a.alt_keys
+                              if alt not in unique))
+    if not alts:
+        return {}
+    stored: dict[str, tuple[str, str, str | None, str]] = {}
+    for start in range(0, len(alts), 500):
+        chunk = alts[start : start + 500]
+        cur.execute(
+            f"SELECT key, content_hash, first_seen, url, title FROM articles WHERE source_id "
+            f"= {marker} AND key IN ({', '.join([marker] * len(chunk))})",
+            [source_id, *chunk],
+        )
+        for key, content_hash, first_seen, url, title in cur.fetchall():
+            stored[key] = (content_hash, first_seen, url, title)
+    renamed: dict[str, str] = {}
+    for key, article in wanting:
+        for alt in article.alt_keys:
+            found = stored.get(alt)
+            if found is None or alt in unique:
+                continue
+            url, title = found[2], found[3]
+            if (url == article.url) if url and article.url else (title == article.title):
+                del unique[key]
+                # Hashed with the key it is stored under, so an unchanged story stays so.
+                unique[alt] = replace(article, key=alt, content_hash="")
+                existing[alt] = (found[0], found[1])
+                renamed[alt] = key
+                break
+    return renamed

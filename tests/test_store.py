@@ -380,3 +380,54 @@ def test_json_lists_encode_alike_from_tuples_and_lists() -> None:
     people = (Person("A", "a@example.org"), Person("B"))
     assert json_list(people) == json_list(list(people))
     assert categories_json(("x", "y")) == categories_json(["x", "y"]) == '["x", "y"]'
+
+
+def _rss(*items: tuple[str | None, str | None, str]) -> bytes:
+    """An RSS 2.0 document of (guid, link, title) items."""
+    out = []
+    for guid, link, title in items:
+        out.append("<item><title>" + title + "</title>"
+                   + (f"<link>{link}</link>" if link else "")
+                   + (f'<guid isPermaLink="false">{guid}</guid>' if guid else "")
+                   + f"<description>{title} in a few words.</description></item>")
+    return ('<rss version="2.0"><channel><title>t</title><link>https://a.example/</link>'
+            + "".join(out) + "</channel></rss>").encode()
+
+
+def _poll(store: Store, body: bytes) -> tuple[int, int, int]:
+    from zoneinfo import ZoneInfo
+
+    from feeds.sources.feed import FeedContext, parse_feed
+
+    parsed = parse_feed(body, FeedContext("s", "https://a.example/feed", ZoneInfo("UTC")))
+    counts = store.upsert("s", parsed.articles, datetime(2024, 5, 1, tzinfo=UTC))
+    return counts.new, counts.updated, counts.unchanged
+
+
+@pytest.mark.parametrize("later", [
+    # A publisher reuses the GUID of a stored story for a new one: the GUID is no longer
+    # unique in the feed, so neither item is keyed by it.
+    [("g1", "https://a.example/a", "Story A"), ("g1", "https://a.example/b", "Story B")],
+    # Without GUIDs, a new item links where a stored one does.
+    [(None, "https://a.example/a", "Story A"), (None, "https://a.example/a", "Story B")],
+])
+def test_a_story_keeps_its_key_when_its_guid_or_link_stops_being_unique(
+        store: Store, later: list[tuple[str | None, str | None, str]]) -> None:
+    """A stored story whose GUID or link another item starts sharing stays one article:
+    only the other item is new, and when it leaves again nothing is new or changed."""
+    first = later[0]
+    assert _poll(store, _rss(first)) == (1, 0, 0)
+    assert _poll(store, _rss(*later)) == (1, 0, 1)
+    assert _poll(store, _rss(*later)) == (0, 0, 2)
+    assert _poll(store, _rss(first)) == (0, 0, 1)
+    titles = sorted(s.article.title for s in store.latest("s", 10))
+    assert titles == ["Story A", "Story B"]
+
+
+def test_a_story_keyed_by_url_keeps_that_key_when_its_guid_becomes_unique(store: Store) -> None:
+    """Two items sharing a GUID are keyed by URL; when one goes, the other (now with a
+    unique GUID) is still the stored article, not a new one."""
+    both = [("g1", "https://a.example/a", "Story A"), ("g1", "https://a.example/b", "Story B")]
+    assert _poll(store, _rss(*both)) == (2, 0, 0)
+    assert _poll(store, _rss(both[1])) == (0, 0, 1)
+    assert len(store.latest("s", 10)) == 2

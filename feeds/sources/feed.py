@@ -376,13 +376,19 @@ def _article(
         title = shorten(" ".join(text.split()), 80) if text else (link or "")
     guid = entry.get("id")
     canonical = canonical_url(link) if link else None
-    if isinstance(guid, str) and guid.strip() and guid_counts[guid] == 1:
-        key = guid.strip()
+    stripped = guid.strip()[:2000] if isinstance(guid, str) and guid.strip() else None
+    # The key (DESIGN): the GUID if unique in this document, else the URL if unique, else a
+    # hash. Uniqueness can change from one poll to the next (a publisher reuses a GUID), so
+    # the others travel along: the store keeps whichever it already holds the story under.
+    alt_keys: tuple[str, ...]
+    if stripped and guid_counts[guid] == 1:
+        key, alt_keys = stripped, (canonical[:2000],) if canonical else ()
     elif canonical and link_counts[link] == 1:
-        key = canonical
+        key, alt_keys = canonical, (stripped,) if stripped else ()
     else:
         digest = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()[:24]
         key = f"sha256:{digest}"
+        alt_keys = tuple(k[:2000] for k in (stripped, canonical) if k)
     authors = _persons(entry.get("authors") or ([entry["author_detail"]] if entry.get(
         "author_detail") else []), conversion)
     enclosures = _enclosures(entry, base)
@@ -399,6 +405,7 @@ def _article(
     )
     return Article(
         key=key[:2000],
+        alt_keys=alt_keys,
         url=link,
         canonical_url=canonical,
         title=title[:1000],
