@@ -27,7 +27,7 @@ from trafilatura.htmlprocessing import convert_to_html
 
 from feeds.config import ArticleRules
 from feeds.extract import metadata
-from feeds.extract.chinese import clean_text, convert, strip_flattened_pinyin
+from feeds.extract.chinese import clean_text, convert, pinyin_annotation, strip_flattened_pinyin
 from feeds.extract.dates import parse_zh_date
 from feeds.extract.images import finish_image, fix_lazy_images
 from feeds.model import Image, Person
@@ -69,6 +69,30 @@ _RELATED = re.compile(
     r"(?:新闻|新聞|阅读|閱讀|链接|鏈接|文章|报道|報導|推荐|推薦|内容|內容|专题|專題|图片|圖片)?"
     r"(?:阅读|閱讀|推荐|推薦)?\s*[:：>»]?$"
 )
+# Text besides the links in a related-links or share block: bullets, separators, dates.
+_LINK_FURNITURE = re.compile(r"[\s·•・●■□◆◇▪▸>»\-—|｜、，,;；:：()（）\[\]【】\d/.年月日]+")
+# Page furniture at the end of articles: copyright notices and QR-code prompts. The first
+# kind must open the block; the second may stand anywhere but only in a short block.
+_BOILERPLATE_START = re.compile(
+    r"^[\s【\[（(]*(?:"
+    r"版权声明|版權聲明|免责声明|免責聲明|版权所有|版權所有|"
+    r"本(?:文|稿|站|网|網)(?:系|为|為|是|属|屬).{0,30}(?:原创|原創|独家|獨家|版权|版權)|"
+    r"(?:请|請|欢迎|歡迎)?(?:扫描|掃描|扫一扫|掃一掃|扫|掃|长按|長按)(?:识别|識別)?"
+    r"(?:下方|上方|下面|右侧|右側|左侧|左側|图中|圖中|文末)?(?:的)?(?:二维码|二維碼|码|碼)|"
+    r"(?:更多.{0,10})?(?:关注|關注).{0,20}(?:公众号|公眾號|微信号|微信號|视频号|視頻號))"
+)
+_BOILERPLATE_ANY = re.compile(
+    r"转载请注明|轉載請註明|轉載請注明|未经(?:授权|许可).{0,10}(?:禁止|不得|严禁)转载|"
+    r"未經(?:授權|許可).{0,10}(?:禁止|不得|嚴禁)轉載|扫码关注|掃碼關注"
+)
+_SHARE_LABEL = re.compile(r"^\s*(?:分享到|分享至|分享|转发到|轉發到|share(?: to| on)?)\s*[:：]?",
+                          re.IGNORECASE)
+_SHARE_TARGETS = re.compile(
+    r"QQ好友|QQ空间|QQ空間|QQ|微信好友|微信|朋友圈|新浪微博|腾讯微博|騰訊微博|微博|人人网|人人網|"
+    r"豆瓣|贴吧|貼吧|百度|今日头条|今日頭條|头条|頭條|抖音|钉钉|釘釘|复制链接|複製鏈接|链接|鏈接|"
+    r"facebook|twitter|line|whatsapp|telegram|weibo|wechat|email|邮件|郵件|更多",
+    re.IGNORECASE,
+)
 _CAPTION_MARK = re.compile(
     r"图片来源|圖片來源|图为|圖為|图：|圖：|图/|圖/|（图|\(图|（圖|\(圖|摄$|攝$|摄）|攝）"
 )
@@ -88,7 +112,11 @@ def parse_html(html: str) -> lxml_html.HtmlElement:
 
 def strip_pinyin_in_tree(tree: lxml_html.HtmlElement) -> None:
     """Remove flattened pinyin (``來(lái)源``) from every text node, so that labels such as
-    ``來源`` and ``責任編輯`` are matched and every field starts clean."""
+    ``來源`` and ``責任編輯`` are matched and every field starts clean.
+
+    Some pages put each hint in its own element (``臺<span>(tái)</span>灣``); no single text
+    node shows the pattern there, so such elements are judged as a whole.
+    """
     for element in tree.iter():
         for name in ("text", "tail"):
             value = getattr(element, name, None)
@@ -96,6 +124,47 @@ def strip_pinyin_in_tree(tree: lxml_html.HtmlElement) -> None:
                 cleaned = strip_flattened_pinyin(value)
                 if cleaned != value:
                     setattr(element, name, cleaned)
+    hints: list[Any] = []
+    toned = False
+    for element in tree.iter():
+        if not isinstance(element.tag, str) or element.tag in ("html", "head", "body", "img"):
+            continue
+        text = element.text_content()
+        if len(text) > 60 or element.find(".//img") is not None:
+            continue
+        annotation = pinyin_annotation(text)
+        if annotation is not None and _HAN_END.search(_text_before(element)):
+            hints.append(element)
+            toned = toned or annotation
+    # As in running text: toneless syllables (``(de)``) count as hints only beside toned ones.
+    if toned:
+        for element in hints:
+            _drop(element)
+
+
+_HAN_END = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]$")
+
+
+def _text_before(element: Any) -> str:
+    """The text that a reader sees right before ``element`` (stripped of trailing space)."""
+    for _ in range(8):  # a few levels up is enough: hints sit beside their character
+        previous = element.getprevious()
+        while previous is not None:
+            before = (previous.tail or "").rstrip()
+            if before:
+                return before
+            if isinstance(previous.tag, str):
+                before = str(previous.text_content()).rstrip()
+                if before:
+                    return before
+            previous = previous.getprevious()
+        parent = element.getparent()
+        if parent is None:
+            return ""
+        if (parent.text or "").strip():
+            return (parent.text or "").rstrip()
+        element = parent
+    return ""
 
 
 def selected_text(tree: lxml_html.HtmlElement, selector: str | None) -> str | None:
@@ -166,8 +235,64 @@ def _remove_editor(element: Any) -> bool:
     return False
 
 
+def _outside_links(element: Any) -> str:
+    """The text of ``element`` that is not inside a link."""
+    if element.tag == "a":
+        return ""
+    parts = [element.text or ""]
+    for child in element:
+        if isinstance(child.tag, str):
+            parts.append(_outside_links(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _is_link_block(element: Any) -> bool:
+    """A block made only of links (and bullets, separators, dates): a list of headlines."""
+    if not isinstance(element.tag, str) or element.find(".//img") is not None:
+        return False
+    links = [a for a in element.iter("a") if _line(a)]
+    return bool(links) and not _LINK_FURNITURE.sub("", _outside_links(element))
+
+
+def _is_related_block(element: Any) -> bool:
+    """``相关阅读：`` with its links in the same block."""
+    label = _LINK_FURNITURE.sub("", _outside_links(element))
+    return bool(label) and _RELATED.match(label) is not None and any(
+        _line(a) for a in element.iter("a")) and element.find(".//img") is None
+
+
+def _is_boilerplate(element: Any, text: str) -> bool:
+    """A copyright notice, a QR-code prompt or a share bar: short blocks only, so that prose
+    which merely mentions these words stays."""
+    if len(element.findall(".//img")) > 1:
+        return False
+    if len(text) <= 300 and _BOILERPLATE_START.match(text):
+        return True
+    if len(text) <= 80 and _BOILERPLATE_ANY.search(text):
+        return True
+    label = _SHARE_LABEL.match(text)
+    if label is None or len(text) > 80 or element.find(".//img") is not None:
+        return False
+    rest = _SHARE_TARGETS.sub("", text[label.end():])
+    return len(_NOISE_WORDS.sub("", rest)) < 2
+
+
+def _drop_related(label: Any) -> None:
+    """Drop a related-links label and the lists or link-only blocks that follow it."""
+    following = label.getnext()
+    _drop(label)
+    while following is not None and isinstance(following.tag, str) and (
+            following.tag in ("ul", "ol") or _is_link_block(following)
+            or (following.tag == "br")):
+        after = following.getnext()
+        _drop(following)
+        following = after
+
+
 def clean_body(body: Any, title: str) -> None:
-    """Drop the headline, metadata lines, editor credits and related-link blocks in place."""
+    """Drop the headline, metadata lines, editor credits, related-link blocks and end-of-page
+    furniture (copyright, QR codes, share bars) in place."""
     for element in list(body.iter()):
         if not isinstance(element.tag, str) or element.getparent() is None:
             continue
@@ -179,12 +304,9 @@ def clean_body(body: Any, title: str) -> None:
             continue
         if not has_image and (text == title or _is_metadata_line(text)):
             _drop(element)
-        elif not has_image and _RELATED.match(text):
-            following = element.getnext()
-            if following is not None and following.tag in ("ul", "ol"):
-                _drop(following)
-            _drop(element)
-        elif _remove_editor(element):
+        elif not has_image and (_RELATED.match(text) or _is_related_block(element)):
+            _drop_related(element)
+        elif _is_boilerplate(element, text) or _remove_editor(element):
             _drop(element)
     # Widgets that are not paragraphs: a share bar of icon links, "【纠错】 责任编辑：X" spans.
     dropped: set[Any] = set()
@@ -195,12 +317,31 @@ def clean_body(body: Any, title: str) -> None:
             continue
         if element.find(".//img") is not None and not _is_spacer_only(element):
             continue
+        if element.tag in _INLINE and _in_running_text(element):
+            continue  # "在<span>(2024)</span>年": part of a sentence, not a widget
         text = _line(element)
         for pattern in (metadata.EDITOR_LINE, metadata.EDITOR_BRACKETED):
             text = pattern.sub("", text)
         if len(text) <= 160 and len(_NOISE_WORDS.sub("", text)) < 2:
             dropped.add(element)
             _drop(element)
+
+
+_INLINE = frozenset({"span", "b", "strong", "em", "i", "u", "font", "sup", "sub", "small", "big",
+                     "a", "code", "abbr", "time", "mark", "s", "del", "ins"})
+_WORD_EDGE = re.compile(r"\w")
+
+
+def _in_running_text(element: Any) -> bool:
+    """Whether a word character touches ``element`` on either side."""
+    after = (element.tail or "").lstrip()
+    previous = element.getprevious()
+    if previous is not None:
+        before = (previous.tail or "").rstrip()
+    else:
+        parent = element.getparent()
+        before = ((parent.text or "") if parent is not None else "").rstrip()
+    return bool((after and _WORD_EDGE.match(after[0])) or (before and _WORD_EDGE.match(before[-1])))
 
 
 def _is_spacer_only(element: Any) -> bool:
@@ -215,9 +356,81 @@ def _is_caption(text: str) -> bool:
     return len(text) <= 60 and not _SENTENCE_END.search(text)
 
 
+_CAPTION_BLOCKS = frozenset({"p", "div", "center", "td"})
+# Inside a caption block only inline markup may sit beside the image.
+_NOT_INLINE = frozenset({"p", "div", "table", "ul", "ol", "li", "section", "article", "figure",
+                         "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "dl"})
+
+
+def _text_around(block: Any, img: Any) -> tuple[str, str]:
+    """The text of ``block`` before and after ``img`` (in reading order)."""
+    before: list[str] = []
+    after: list[str] = []
+    seen = False
+
+    def walk(element: Any) -> None:
+        nonlocal seen
+        if element is img:
+            seen = True
+        elif isinstance(element.tag, str):
+            (after if seen else before).append(element.text or "")
+        for child in element:
+            walk(child)
+            (after if seen else before).append(child.tail or "")
+
+    walk(block)
+    return " ".join("".join(before).split()), " ".join("".join(after).split())
+
+
+def _figure(img: Any, caption: str | None, replaced: Any) -> Any:
+    """A ``<figure>`` for ``img`` (with ``caption``) put in the place of ``replaced``."""
+    figure = etree.Element("figure")
+    etree.SubElement(figure, "img", {k: v for k, v in img.attrib.items()
+                                     if v and k in ("src", "alt", "title", "referrerpolicy")})
+    if caption:
+        etree.SubElement(figure, "figcaption").text = caption
+    figure.tail = replaced.tail
+    parent = replaced.getparent()
+    if parent is not None:
+        parent.replace(replaced, figure)
+    return figure
+
+
+def _caption_in_block(img: Any, body: Any) -> tuple[Any, str] | None:
+    """``<p><img><br>图为会议现场。</p>``: the block, and the caption after the image in it."""
+    block = img.getparent()
+    while block is not None and block is not body and block.tag not in _CAPTION_BLOCKS:
+        block = block.getparent()
+    if block is None or block is body or len(block.findall(".//img")) != 1:
+        return None
+    if any(isinstance(e.tag, str) and e.tag in _NOT_INLINE for e in block.iterdescendants()):
+        return None
+    before, after = _text_around(block, img)
+    if before or not after or not _is_caption(after):
+        return None
+    return block, after
+
+
+def _layout_tables(body: Any) -> None:
+    """A table holding one image and at most a caption cell is a figure drawn with a table
+    (old CMS templates): make it one ``<figure>``, not an image cell plus a loose text cell."""
+    for table in list(body.iter("table")):
+        if not any(a is body for a in table.iterancestors()):
+            continue  # inside a table already replaced
+        images = table.findall(".//img")
+        if len(images) != 1:
+            continue
+        cells = [cell for cell in table.iter("td", "th") if _line(cell)]
+        text = _line(table)
+        if len(cells) > 2 or (text and not _is_caption(text)):
+            continue
+        _figure(images[0], text or None, table)
+
+
 def add_figures(body: Any, base_url: str, image_proxy: str | None) -> list[Image]:
     """Wrap images in ``<figure>`` with the caption line that follows them; fix their URLs."""
     images: list[Image] = []
+    _layout_tables(body)
     for img in list(body.iter("img")):
         if img.get("src"):
             img.set("src", urljoin(base_url, img.get("src", "").strip()))
@@ -240,6 +453,11 @@ def add_figures(body: Any, base_url: str, image_proxy: str | None) -> list[Image
             images.append(Image(url=src, caption=caption or None))
             continue
         if holder is img and container is not body and _line(container):
+            captioned = _caption_in_block(img, body)
+            if captioned is not None:
+                _figure(img, captioned[1], captioned[0])
+                images.append(Image(url=src, caption=captioned[1]))
+                continue
             images.append(Image(url=src))
             continue  # an inline image inside prose stays where it is
         following = holder.getnext()
@@ -248,13 +466,7 @@ def add_figures(body: Any, base_url: str, image_proxy: str | None) -> list[Image
                 following.find(".//img") is None and _is_caption(_line(following)):
             caption = _line(following)
             _drop(following)
-        figure = etree.Element("figure")
-        etree.SubElement(figure, "img", {k: v for k, v in img.attrib.items()
-                                         if v and k in ("src", "alt", "title", "referrerpolicy")})
-        if caption:
-            etree.SubElement(figure, "figcaption").text = caption
-        figure.tail = holder.tail
-        container.replace(holder, figure)
+        _figure(img, caption, holder)
         images.append(Image(url=src, caption=caption))
     return images
 
@@ -298,19 +510,48 @@ def _trafilatura_body(tree: lxml_html.HtmlElement, url: str) -> Any | None:
     return root.find("body")
 
 
+_INDENT = " \u3000\u00a0\t\r\n"
+
+
+def _prepare_body(body: Any) -> Any:
+    """The clean-up every body gets, whichever way it was found: no scripts or form widgets,
+    no ruby or font wrappers, no paragraph indents."""
+    etree.strip_elements(body, "script", "style", "noscript", "iframe", "form", "button",
+                         "select", "textarea", "input", with_tail=False)
+    etree.strip_tags(body, "ruby", "rb", "font")
+    # Chinese pages indent paragraphs with ideographic spaces (also after a <br> that starts
+    # a new paragraph); the feed reader indents.
+    for element in body.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag == "br":
+            if element.tail:
+                element.tail = element.tail.lstrip(_INDENT)
+        elif element.tag in _LEAF_BLOCKS and element is not body:
+            if element.text and element.text.strip(_INDENT):
+                element.text = element.text.lstrip(_INDENT)
+            elif len(element) and element[0].tag in _INLINE and element[0].text:
+                element.text = None
+                element[0].text = element[0].text.lstrip(_INDENT)
+    return body
+
+
 def _container_body(container: Any) -> Any:
     body = copy.deepcopy(container)
     body.tag = "body"
     body.attrib.clear()
     body.tail = None
-    etree.strip_elements(body, "script", "style", "noscript", "iframe", "form", "button",
-                         "select", "textarea", "input", with_tail=False)
-    etree.strip_tags(body, "ruby", "rb", "font")
-    for paragraph in body.iter("p"):
-        if paragraph.text:
-            # Chinese pages indent paragraphs with ideographic spaces; the feed reader indents.
-            paragraph.text = paragraph.text.lstrip(" \u3000\u00a0\t\r\n")
-    return body
+    # A captioned figure just before the text container belongs to the article (a lead
+    # picture placed above the text div); only <figure> elements, which name themselves.
+    previous = container.getprevious()
+    while previous is not None and previous.tag == "figure" and \
+            previous.find(".//img") is not None:
+        figure = copy.deepcopy(previous)
+        figure.tail = body.text
+        body.text = None
+        body.insert(0, figure)
+        previous = previous.getprevious()
+    return _prepare_body(body)
 
 
 def _rules_body(tree: lxml_html.HtmlElement, selector: str) -> Any | None:
@@ -322,8 +563,7 @@ def _rules_body(tree: lxml_html.HtmlElement, selector: str) -> Any | None:
         part = copy.deepcopy(element)
         part.tail = None
         body.append(part)
-    etree.strip_elements(body, "script", "style", "noscript", "iframe", with_tail=False)
-    return body
+    return _prepare_body(body)
 
 
 def _people(names: Iterable[str], conversion: str | None,

@@ -12,9 +12,11 @@ from functools import lru_cache
 
 TONE_MARKS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ"
 _HAN = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
-# A Han character followed by a parenthesised pinyin syllable (ASCII or full-width brackets).
+# A Han character followed by parenthesised pinyin (ASCII or full-width brackets): one
+# syllable, or a few separated by spaces for a word (``青島(qīng dǎo)``).
 _FLATTENED = re.compile(
-    rf"(?<={_HAN})[(（]\s*([a-z{TONE_MARKS}]{{1,7}})\s*[)）]", re.IGNORECASE
+    rf"(?<={_HAN})[(（]\s*([a-z{TONE_MARKS}]{{1,7}}(?:\s+[a-z{TONE_MARKS}]{{1,7}}){{0,5}})\s*[)）]",
+    re.IGNORECASE,
 )
 _TONED = re.compile(f"[{TONE_MARKS}]")
 # Once a text shows toned hints, a toned syllable in brackets is a hint wherever it stands,
@@ -23,14 +25,40 @@ _TONED_ANYWHERE = re.compile(
     rf"[(（?？\ufffd]\s*([a-z{TONE_MARKS}]*[{TONE_MARKS}][a-z{TONE_MARKS}]*)\s*[)）]", re.IGNORECASE
 )
 # Syllables are at most 6 letters; this rejects English words that happen to follow Han text.
-_SYLLABLE = re.compile(
-    r"^(?:[bpmfdtnlgkhjqxrzcsyw]|zh|ch|sh)?[aeiouvü" + TONE_MARKS + r"]+(?:n|ng|r)?$",
+_ONE_SYLLABLE = r"(?:[bpmfdtnlgkhjqxrzcsyw]|zh|ch|sh)?[aeiouvü" + TONE_MARKS + r"]+(?:n|ng|r)?"
+_SYLLABLE = re.compile(f"^{_ONE_SYLLABLE}$", re.IGNORECASE)
+# Syllables written together (``qīngdǎo``): English words split this way too (``online``),
+# so a joined word counts only when it carries tone marks.
+_JOINED_SYLLABLES = re.compile(f"^(?:{_ONE_SYLLABLE}){{2,4}}$", re.IGNORECASE)
+_ANNOTATION = re.compile(
+    rf"^\s*[(（]\s*([a-z{TONE_MARKS}]+(?:[\s'’]+[a-z{TONE_MARKS}]+){{0,7}})\s*[)）]\s*$",
     re.IGNORECASE,
 )
 
 
 def _is_pinyin(word: str) -> bool:
     return bool(_SYLLABLE.match(word)) and word == word.lower()
+
+
+def _all_pinyin(words: str) -> bool:
+    return all(_is_pinyin(word) for word in words.split())
+
+
+def pinyin_annotation(text: str) -> bool | None:
+    """Whether ``text`` as a whole is bracketed pinyin (``(tái)``, ``（qīng dǎo）``): None when
+    it is not, else whether it carries tone marks. ``(WTO)``, ``(AI)``, ``(2024)`` and
+    ``(Qingdao)`` are not pinyin: capitals, digits and non-syllables are rejected.
+    """
+    match = _ANNOTATION.match(text)
+    if match is None:
+        return None
+    toned = bool(_TONED.search(match.group(1)))
+    for word in re.split(r"[\s'’]+", match.group(1)):
+        if _is_pinyin(word):
+            continue
+        if not (toned and word == word.lower() and _JOINED_SYLLABLES.match(word)):
+            return None
+    return toned
 
 
 def strip_flattened_pinyin(text: str) -> str:
@@ -41,7 +69,7 @@ def strip_flattened_pinyin(text: str) -> str:
     """
     if "(" not in text and "（" not in text:
         return text
-    matches = [m for m in _FLATTENED.finditer(text) if _is_pinyin(m.group(1))]
+    matches = [m for m in _FLATTENED.finditer(text) if _all_pinyin(m.group(1))]
     if not matches:
         return text
     toned = sum(1 for m in matches if _TONED.search(m.group(1)))
@@ -49,8 +77,7 @@ def strip_flattened_pinyin(text: str) -> str:
         return text
 
     def replace(match: re.Match[str]) -> str:
-        word = match.group(1)
-        return "" if _is_pinyin(word) else match.group(0)
+        return "" if _all_pinyin(match.group(1)) else match.group(0)
 
     text = _FLATTENED.sub(replace, text)
     return _TONED_ANYWHERE.sub(lambda m: "" if _is_pinyin(m.group(1)) else m.group(0), text)
