@@ -287,7 +287,7 @@ class PollResult:
     """What one poll did, for the summary table, the log and the scheduler."""
 
     source_id: str
-    status: str  # "ok", "not modified", "failed", "gone"
+    status: str  # "ok", "not modified", "failed", "gone"; "waiting": not polled (Retry-After)
     new: int = 0
     updated: int = 0
     unchanged: int = 0

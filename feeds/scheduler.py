@@ -450,10 +450,22 @@ class Service:
                 from feeds.topics import Index
 
                 return Index(self.config, self.store).prepare()
+        # A source whose server asked to wait (429/503 with Retry-After) is not asked again
+        # before then, as the service would not: a cron job's next run polls it.
+        waiting = {s.id: state.retry_after for s in self.config.sources
+                   if s.enabled and (state := before.get(s.id)) is not None
+                   and state.retry_after is not None and state.retry_after > now}
         try:
             results = run_cycle(self.config, self.store, self.fetcher, now,
+                                sources=[s for s in self.config.sources if s.id not in waiting],
                                 workers=self.workers, on_result=record, pool=pool, fold=fold,
                                 early=early)
+            for source_id, until in waiting.items():
+                note = (f"not polled: the server asked to wait until "
+                        f"{until.isoformat(timespec='seconds')} (Retry-After)")
+                results.append(PollResult(source_id, "waiting", error=note, next_due=until))
+                if on_result is not None:
+                    on_result(results[-1])
             elapsed = time.monotonic() - started
             log.info("polled %d source(s) in %.1fs", len(results), elapsed)
             if metrics is not None:

@@ -437,3 +437,29 @@ def test_config_from_the_cli_is_validated_before_starting(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert "not a crontab expression" in result.stderr
 
+
+
+def test_run_once_does_not_ask_again_within_retry_after(
+        http_server: LocalServer, tmp_path: Path) -> None:
+    """`run --once` (a cron job) leaves a source alone until its Retry-After has passed, and
+    says so in its results; the other sources are polled; after the wait it polls it again."""
+    slow = http_server.add("/slow.rss", "busy", status=429, headers={"Retry-After": "7200"})
+    fine = http_server.add("/fine.rss", rss("fine"))
+    clock = Clock()
+    service = service_for(tmp_path, {"slow": slow, "fine": fine}, clock)
+    try:
+        service.run_once()
+        assert len(http_server.requests_for("/slow.rss")) == 1
+        clock.now = NOW + timedelta(hours=1)
+        results, _ = service.run_once()
+        assert len(http_server.requests_for("/slow.rss")) == 1
+        assert len(http_server.requests_for("/fine.rss")) == 2
+        waiting = next(r for r in results if r.source_id == "slow")
+        assert waiting.status == "waiting" and not waiting.failed
+        assert "Retry-After" in (waiting.error or "")
+        assert [e.kind for e in service.store.health_events(10)].count("recovered") == 0
+        clock.now = NOW + timedelta(hours=2, seconds=1)
+        service.run_once()
+        assert len(http_server.requests_for("/slow.rss")) == 2
+    finally:
+        service.store.close()
