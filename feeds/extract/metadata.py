@@ -33,7 +33,8 @@ SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "rt", "rp", "r
 
 _NAME = r"[\u4e00-\u9fffA-Za-z·•．.\-_ ]{1,24}?"
 # Words that end a value written without a separator: ``來源:中國臺灣網字號``.
-_STOP_WORDS = ("字号", "字號", "分享", "打印", "关闭", "關閉", "移动版", "移動版", "作者", "编辑",
+_STOP_WORDS = ("字号", "字號", "分享", "打印", "关闭", "關閉", "移动版", "移動版", "作者",
+               "责任编辑", "責任編輯", "审核", "審核", "校对", "校對", "编辑",
                "編輯", "责编", "責編", "来源", "來源", "发布", "發布", "时间", "時間", "日期",
                "记者", "記者", "浏览", "瀏覽", "阅读", "閱讀", "点击", "點擊", "评论", "評論",
                "收藏", "举报", "舉報", "原标题", "原標題", "大中小", "【", "[")
@@ -60,9 +61,19 @@ EDITOR_BRACKETED = re.compile(
     r"[\[【(（]\s*(?:责任编辑|責任編輯|责编|責編)\s*(?P<value>[\u4e00-\u9fffA-Za-z·_]{2,12})\s*[\]】)）]"
 )
 DATE_LABEL = re.compile(
-    r"(?:发布时间|發布時間|发布日期|發布日期|发表时间|發表時間|发表于|發表於|发布于|發布於|更新时间|"
-    r"更新時間|时间|時間|日期)\s*[:：]?\s*"
+    r"(?:(?:发布|發布|发表|發表|发稿|發稿|刊发|刊發|最后更新|最後更新|更新|修改)(?:时间|時間|日期)|"
+    r"发表于|發表於|发布于|發布於|更新于|更新於|最后更新|最後更新|时间|時間|日期)\s*[:：]?\s*"
 )
+# What a date label says: when the story was published, when it was last changed, or neither.
+_PUBLISH_LABEL = re.compile(r"发|發|刊")
+_UPDATE_LABEL = re.compile(r"更新|修改")
+# A credit followed or ended by 摄/攝/摄影/图 names the photographer, not the author:
+# ``新华社记者 王五 摄``, ``（記者王五攝）``, ``本报记者 王五/图``. ``图文`` credits both.
+_PHOTO_AFTER = re.compile(
+    r"\s*[/／]?\s*(?:摄影|攝影|摄|攝|图|圖)(?:报道|報道|報導)?(?![\u4e00-\u9fff])")
+_PHOTO_END = re.compile(
+    r"(?:\s*[/／]\s*(?:摄影|攝影|摄|攝|图|圖)|\s+(?:摄影|攝影|摄|攝|图|圖)|摄影|攝影|摄|攝)"
+    r"(?:报道|報道|報導)?$")
 _TITLE_SEPARATORS = re.compile(r"\s*(?:_|\||｜|--|—|–| - |－|::|・| · )\s*")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 
@@ -77,8 +88,37 @@ def cut_value(value: str) -> str:
     return value[:end].strip(" :：·-—|｜")
 
 
-def page_text(tree: lxml_html.HtmlElement) -> str:
-    """The visible text of the page, one line per block element."""
+# Marks placed between inline pieces while the text is collected, resolved afterwards. lxml
+# text never holds these control characters, so they cannot clash with the page's own text.
+_ELEMENT_JOIN = "\x00"  # between two adjacent inline elements
+_TEXT_JOIN = "\x02"  # between a text and an inline element beside it
+_ANCHOR = "\x01"  # right after the element :func:`text_after` starts from
+_JOINS = re.compile("[\x00\x02]+")
+_WORD_TAGS = frozenset({"ruby", "rb"})
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _resolve_joins(text: str) -> str:
+    """Inline boundaries become a space where the page would otherwise glue two values:
+    ``<span>2024-05-01</span><span>08:00</span>``, ``<span>作者：张三</span><span>责任编辑…``.
+
+    Between two adjacent elements a space is always right (they are separate widgets on a
+    metadata line). Between a text and an element, two Han characters stay joined: that is a
+    word split by markup in prose (``青岛<b>港务</b>会议``, ``臺<span>(tái)</span>灣``).
+    """
+    def join(match: re.Match[str]) -> str:
+        before = text[match.start() - 1] if match.start() > 0 else " "
+        after = text[match.end()] if match.end() < len(text) else " "
+        if before.isspace() or after.isspace():
+            return ""
+        if _ELEMENT_JOIN not in match.group() and _HAN.match(before) and _HAN.match(after):
+            return ""
+        return " "
+
+    return _JOINS.sub(join, text)
+
+
+def _collect_text(tree: lxml_html.HtmlElement, anchor: Any = None) -> str:
     parts: list[str] = []
 
     def walk(element: Any) -> None:
@@ -90,17 +130,47 @@ def page_text(tree: lxml_html.HtmlElement) -> str:
             parts.append("\n")
         if tag and element.text:
             parts.append(element.text)
+        previous_inline = False
         for child in element:
+            if not isinstance(child.tag, str):
+                # Comments and processing instructions are invisible: only their tail counts.
+                if child.tail:
+                    parts.append(child.tail)
+                    previous_inline = False
+                continue
+            inline = child.tag not in BLOCK_TAGS
+            if inline:
+                # Ruby bases are parts of one word: ``中國<ruby>臺</ruby><ruby>灣</ruby>網``.
+                separate = previous_inline and child.tag not in _WORD_TAGS
+                parts.append(_ELEMENT_JOIN if separate else _TEXT_JOIN)
             walk(child)
+            if inline:
+                parts.append(_TEXT_JOIN)
             if child.tail:
                 parts.append(child.tail)
+            previous_inline = inline and not child.tail and child.tag not in _WORD_TAGS
         if block:
             parts.append("\n")
+        if element is anchor:
+            parts.append(f"\n{_ANCHOR}\n")
 
     body = tree.find("body")
     walk(body if body is not None else tree)
-    text = _SPACES.sub(" ", "".join(parts))
+    text = _SPACES.sub(" ", _resolve_joins("".join(parts)))
     return re.sub(r"\s*\n\s*", "\n", text).strip()
+
+
+def page_text(tree: lxml_html.HtmlElement) -> str:
+    """The visible text of the page, one line per block element; adjacent inline elements
+    are kept apart by a space (see :func:`_resolve_joins`)."""
+    return _collect_text(tree)
+
+
+def text_after(tree: lxml_html.HtmlElement, element: Any) -> str:
+    """The page text (as :func:`page_text` gives it) that follows ``element``."""
+    text = _collect_text(tree, anchor=element)
+    position = text.find(_ANCHOR)
+    return text[position + 1:].lstrip("\n") if position >= 0 else ""
 
 
 @dataclass
@@ -188,10 +258,56 @@ def _similar(a: str, b: str) -> bool:
     return bool(a) and bool(b) and (a in b or b in a)
 
 
-def split_title(title_tag: str) -> str:
-    """``<title>`` without its site suffix: the longest of its separated parts."""
-    parts = [p for p in _TITLE_SEPARATORS.split(title_tag) if p.strip()]
-    return max(parts, key=len) if parts else title_tag
+def split_title(title_tag: str, tree: lxml_html.HtmlElement | None = None) -> str:
+    """``<title>`` without its site name: the part shown as a heading in the page, else the
+    longest part (``标题_站名_站点口号`` has a tagline longer than many headlines)."""
+    parts = [p.strip() for p in _TITLE_SEPARATORS.split(title_tag) if p.strip()]
+    if not parts:
+        return title_tag
+    if tree is not None and len(parts) > 1:
+        shown = heading_texts(tree)
+        matching = [p for p in parts if compact(p) in shown]
+        if matching:
+            return max(matching, key=len)
+    return max(parts, key=len)
+
+
+def compact(text: str) -> str:
+    """``text`` without whitespace, for comparing texts that markup spaced differently."""
+    return "".join(text.split())
+
+
+_HEADING_TAGS = frozenset({"h1", "h2", "h3"})
+_HEADING_CLASS = re.compile(r"title|headline|biaoti|(?<![a-z])(?:tit|bt)(?![a-z])", re.I)
+_NOT_HEADING_CLASS = re.compile(r"logo|nav|menu|crumb|(?<![a-z])site", re.I)
+
+
+def heading_level(element: Any) -> int:
+    """How much ``element`` looks like the article's headline: 3 for ``<h1>``, 2 for
+    ``<h2>``/``<h3>`` or a ``title`` class/id, 1 for other emphasis, 0 otherwise."""
+    tag = element.tag if isinstance(element.tag, str) else ""
+    names = f"{element.get('class') or ''} {element.get('id') or ''}"
+    if _NOT_HEADING_CLASS.search(names):
+        return 0
+    if tag == "h1":
+        return 3
+    if tag in _HEADING_TAGS or _HEADING_CLASS.search(names):
+        return 2
+    if tag in ("h4", "h5", "h6", "strong", "b"):
+        return 1
+    return 0
+
+
+def heading_texts(tree: lxml_html.HtmlElement) -> set[str]:
+    """The compacted texts of heading-like elements in the body (not logos or navigation)."""
+    body = tree.find("body")
+    texts = set()
+    for element in (body if body is not None else tree).iter():
+        if isinstance(element.tag, str) and heading_level(element) >= 2:
+            text = compact(element.text_content())
+            if text:
+                texts.add(text)
+    return texts
 
 
 _SUFFIX = re.compile(r"^(?P<title>.{8,}?)\s*[-_|｜]\s*(?P<site>[^-_|｜\d]{2,12})$")
@@ -226,32 +342,81 @@ def headline(tree: lxml_html.HtmlElement, meta: Meta) -> str:
     og = meta.get("og:title", "twitter:title")
     if og:
         # Some sites copy the whole <title>, suffix and all, into og:title.
-        return split_title(og) if og == meta.title_tag else og
+        return split_title(og, tree) if og == meta.title_tag else og
     headline = ld_value(meta, "headline")
     if isinstance(headline, str) and headline.strip():
         return headline.strip()
     if meta.title_tag:
-        return split_title(meta.title_tag)
+        return split_title(meta.title_tag, tree)
     return headings[0] if headings else ""
+
+
+def find_in_text(text: str, title: str) -> re.Match[str] | None:
+    """Where ``title`` is in ``text``, whitespace aside (markup may space it differently):
+    preferably on a line of its own, else anywhere."""
+    letters = compact(title)
+    if not letters:
+        return None
+    pattern = r"\s*".join(re.escape(letter) for letter in letters)
+    return re.search(rf"(?m)^[ ]*{pattern}[ ]*$", text) or re.search(pattern, text)
+
+
+def heading_element(tree: lxml_html.HtmlElement, title: str) -> Any | None:
+    """The element showing the headline: one whose text is the title, else one holding it,
+    else a heading (``<h1>``, a ``title`` class) sharing most of its characters.
+
+    Used when the title is not in the page text as such: it came from og:title or
+    ``<title>`` worded unlike the ``<h1>``, or the ``<h1>`` carries inline annotations.
+    """
+    letters = compact(title)
+    if not letters:
+        return None
+    wanted = set(letters)
+    body = tree.find("body")
+    best, best_rank = None, (0, 0, 0)
+    for element in (body if body is not None else tree).iter():
+        if not isinstance(element.tag, str) or element.tag in SKIP_TAGS or element is body:
+            continue
+        text = compact(element.text_content())
+        if not text or len(text) > 3 * len(letters) + 20:
+            continue
+        level = heading_level(element)
+        if text == letters:
+            rank = (1, level, 3)
+        elif letters in text and len(text) <= 2 * len(letters) + 20:
+            rank = (1, level, 2)
+        elif level >= 2 and len(wanted & set(text)) >= 0.7 * len(wanted):
+            rank = (0, level, 1)
+        else:
+            continue
+        if rank > best_rank:  # ties: the first in document order
+            best, best_rank = element, rank
+    return best
 
 
 def header_zone(text: str, title: str, tree: lxml_html.HtmlElement | None = None,
                 size: int = 400) -> str:
-    """The text right under the headline, where the date and source line sit."""
-    if title:
-        for probe in (f"\n{title}\n", title):
-            position = text.find(probe)
-            if position >= 0:
-                start = position + len(probe)
-                return text[start:start + size]
-    return ""
+    """The text right under the headline, where the date and source line sit: after the
+    title in ``text``, else after the headline element of ``tree``."""
+    match = find_in_text(text, title) if title else None
+    if match:
+        return text[match.end():].lstrip("\n")[:size]
+    element = heading_element(tree, title) if tree is not None and title else None
+    if element is None:
+        return ""
+    return text_after(tree, element)[:size] if tree is not None else ""
 
 
 def after_title(text: str, title: str, tree: lxml_html.HtmlElement | None = None) -> str:
-    """The page text from the headline on (where the editor line is looked for); the whole
-    text when the headline is not found in it."""
-    position = text.find(title) if title else -1
-    return text[position:] if position >= 0 else text
+    """The page text from the headline on (where the editor line is looked for), found as
+    :func:`header_zone` finds it; the whole text when the headline is nowhere."""
+    match = find_in_text(text, title) if title else None
+    if match:
+        return text[match.start():]
+    element = heading_element(tree, title) if tree is not None and title else None
+    if element is None or tree is None:
+        return text
+    return text_after(tree, element) or text
 
 
 _META_DATES = ("article:published_time", "og:article:published_time", "published_time",
@@ -261,10 +426,56 @@ _META_DATES = ("article:published_time", "og:article:published_time", "published
                "bytedance:published_time", "apub:time", "release_date", "firstpublishedtime")
 
 
+def _labelled_dates(scope: str, tz: tzinfo, now: datetime,
+                    window: int | None) -> list[tuple[str, datetime]]:
+    """``(kind, date)`` for each date label in ``scope`` followed by a date, in order; the
+    date is looked for up to the next label (and at most ``window`` characters)."""
+    labels = list(DATE_LABEL.finditer(scope))
+    found = []
+    for index, match in enumerate(labels):
+        end = labels[index + 1].start() if index + 1 < len(labels) else len(scope)
+        if window is not None:
+            end = min(end, match.end() + window)
+        parsed = parse_zh_date(scope[match.end():end], tz, now)
+        if parsed is None:
+            continue
+        label = match.group()
+        kind = "update" if _UPDATE_LABEL.search(label) else \
+            "publish" if _PUBLISH_LABEL.search(label) else "date"
+        found.append((kind, parsed))
+    return found
+
+
+_PROSE = re.compile(r"[，。；！？]")
+
+
+def _metadata_lines(zone: str, reach: int = 160) -> str:
+    """The lines starting in the first ``reach`` characters of ``zone``, less the ones that
+    read as prose (long and punctuated): a lead ``2019年2月27日下午，…`` dates the event, not
+    the article."""
+    lines, offset = [], 0
+    for line in zone.split("\n"):
+        if offset >= reach:
+            break
+        if not (len(line) >= 50 and _PROSE.search(line)):
+            lines.append(line)
+        offset += len(line) + 1
+    return "\n".join(lines)
+
+
 def find_published(text: str, zone: str, meta: Meta, tz: tzinfo, now: datetime,
                    fallback: str | None = None) -> datetime | None:
-    """Published date: a dated meta tag/JSON-LD value with a time, else the line under the
-    headline, else a labelled date anywhere, else a day-only meta date, else ``fallback``."""
+    """Published date, in ``tz`` (a date given in UTC or any other offset is shown as the
+    source's local time, same instant)."""
+    published = _published(text, zone, meta, tz, now, fallback)
+    return published.astimezone(tz) if published is not None else None
+
+
+def _published(text: str, zone: str, meta: Meta, tz: tzinfo, now: datetime,
+               fallback: str | None) -> datetime | None:
+    """A dated meta tag/JSON-LD value with a time, else the line under the headline, else a
+    labelled date anywhere, else a day-only meta date, else ``fallback``. A date labelled as
+    an update (``更新时间``, ``修改时间``) is taken only when no other label dates the page."""
     structured: list[str] = []
     value = ld_value(meta, "datePublished")
     if isinstance(value, str):
@@ -277,15 +488,23 @@ def find_published(text: str, zone: str, meta: Meta, tz: tzinfo, now: datetime,
             parsed = parse_zh_date(candidate, tz, now)
             if parsed is not None:
                 return parsed
+    zone_dates = _labelled_dates(zone, tz, now, window=None) if zone else []
+    for kind, parsed in zone_dates:
+        if kind != "update":
+            return parsed
     if zone:
-        labelled = DATE_LABEL.search(zone)
-        parsed = parse_zh_date(zone[labelled.end():] if labelled else zone[:160], tz, now)
+        # An unlabelled date on the lines under the headline (``2021-06-07 10:22 來源:…``),
+        # before any label.
+        head = _metadata_lines(zone)
+        first_label = DATE_LABEL.search(head)
+        parsed = parse_zh_date(head[:first_label.start()] if first_label else head, tz, now)
         if parsed is not None:
             return parsed
-    for match in DATE_LABEL.finditer(text):
-        parsed = parse_zh_date(text[match.end():match.end() + 40], tz, now)
-        if parsed is not None:
-            return parsed
+    text_dates = _labelled_dates(text, tz, now, window=40)
+    ranked = [d for k, d in text_dates if k == "publish"] + [d for _, d in zone_dates] + \
+        [d for k, d in text_dates if k == "date"] + [d for k, d in text_dates if k == "update"]
+    if ranked:
+        return ranked[0]
     for candidate in [*structured, fallback or ""]:
         result = parse_zh_date(candidate, tz, now)
         if result is not None:
@@ -306,24 +525,26 @@ def find_source(zone: str, text: str) -> str | None:
 
 def split_names(value: str) -> list[str]:
     """Names in a credit: ``张三 李四``, ``张三、李四``; CMS suffixes such as ``_NF`` dropped."""
-    names = [re.sub(r"_[A-Z]{1,4}$", "", cut_value(n))
-             for n in re.split(r"[ 、，,;；/／\u3000]+", value)]
+    names = []
+    for part in re.split(r"[ 、，,;；/／\u3000]+", value):
+        if part.startswith(_STOP_WORDS):
+            break  # the next widget of the line (``李四 打印``), not another name
+        names.append(re.sub(r"_[A-Z]{1,4}$", "", cut_value(part)))
     return [n for n in names if n and len(n) <= 24 and not n.isdigit() and "@" not in n
             and not n.endswith(("。", "，"))]
 
 
 def find_authors(zone: str, meta: Meta) -> list[str]:
     """Authors from ``作者：``/``记者`` under the headline, else JSON-LD, else meta author."""
-    match = AUTHOR_LINE.search(zone) if zone else None
-    if match:
-        names = split_names(match.group("value"))
-        if names:
-            return names
-    match = REPORTER_LINE.search(zone) if zone else None
-    if match:
-        names = split_names(match.group("value"))
-        if names:
-            return names
+    for pattern in (AUTHOR_LINE, REPORTER_LINE):
+        for match in pattern.finditer(zone):
+            value = match.group("value")
+            if _PHOTO_END.search(value) or _PHOTO_AFTER.match(zone, match.end()):
+                continue  # a photographer's credit, as in an image caption
+            names = split_names(value)
+            if names:
+                return names
+            break
     names = ld_people(ld_value(meta, "author"))
     if names:
         return [n.strip() for n in names if n.strip()]
