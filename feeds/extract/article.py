@@ -333,7 +333,9 @@ _WORD_EDGE = re.compile(r"\w")
 
 
 def _in_running_text(element: Any) -> bool:
-    """Whether a word character touches ``element`` on either side."""
+    """Whether words touch ``element`` on both sides (``在<span>(2024)</span>年``); a stock
+    quote after a company link (``<a>贝莱德</a><span>(431.2, 1.74%)</span>固定…``) has text
+    on one side only."""
     after = (element.tail or "").lstrip()
     previous = element.getprevious()
     if previous is not None:
@@ -341,7 +343,7 @@ def _in_running_text(element: Any) -> bool:
     else:
         parent = element.getparent()
         before = ((parent.text or "") if parent is not None else "").rstrip()
-    return bool((after and _WORD_EDGE.match(after[0])) or (before and _WORD_EDGE.match(before[-1])))
+    return bool(after and _WORD_EDGE.match(after[0]) and before and _WORD_EDGE.match(before[-1]))
 
 
 def _is_spacer_only(element: Any) -> bool:
@@ -521,17 +523,18 @@ def _prepare_body(body: Any) -> Any:
     etree.strip_tags(body, "ruby", "rb", "font")
     # Chinese pages indent paragraphs with ideographic spaces (also after a <br> that starts
     # a new paragraph); the feed reader indents.
+    preformatted = {e for pre in body.iter("pre") for e in pre.iter()}
     for element in body.iter():
-        if not isinstance(element.tag, str):
-            continue
+        if not isinstance(element.tag, str) or element in preformatted:
+            continue  # code keeps its indentation
         if element.tag == "br":
             if element.tail:
                 element.tail = element.tail.lstrip(_INDENT)
         elif element.tag in _LEAF_BLOCKS and element is not body:
-            if element.text and element.text.strip(_INDENT):
-                element.text = element.text.lstrip(_INDENT)
-            elif len(element) and element[0].tag in _INLINE and element[0].text:
-                element.text = None
+            if element.text:
+                element.text = element.text.lstrip(_INDENT) or None
+            if not element.text and len(element) and element[0].tag in _INLINE and \
+                    element[0].text:
                 element[0].text = element[0].text.lstrip(_INDENT)
     return body
 
