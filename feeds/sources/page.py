@@ -87,6 +87,16 @@ _DATE_NO_YEAR = re.compile(
 )
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # rules are compared, not dated: any `now` will do
 _DATE_MONTH_DAY = re.compile(r"(?<!\d)(?P<m>\d{1,2})月(?P<d>\d{1,2})日")
+# A bare ``05-01``, ``5/1`` or ``24-05-01`` is also how fractions, scores and issue numbers
+# look, so it counts as a date only where listings put dates: set off by spaces or brackets
+# at the start or the end of the text (item text around the title), or after a date label.
+_SHORT_DATE_CORE = (r"(?:(?P<y>\d\d)-)?(?P<m>\d{1,2})(?(y)-|[-/])(?P<d>\d{1,2})"
+               r"(?=$|[\s)\]）】］〕」>])")
+_DATE_SHORT = (
+    re.compile(r"^[\s(\[（【［〔「<]*" + _SHORT_DATE_CORE),
+    re.compile(r"(?:^|(?<=[\s(\[（【［〔「<:：]))" + _SHORT_DATE_CORE + r"[\s)\]）】］〕」>]*$"),
+    re.compile(r"(?:日期|时间|時間|发布|發布|发表|發表|更新)\s*[:：]?\s*" + _SHORT_DATE_CORE),
+)
 
 
 @dataclass(frozen=True)
@@ -181,10 +191,12 @@ def _first(node: lxml.html.HtmlElement, selector: str | None, regex: str | None)
 
 
 def parse_listing_date(text: str | None, tz: tzinfo, now: datetime) -> datetime | None:
-    """A date as a listing shows it: ISO, ``2021-06-07 10:22``, ``2021年6月7日``, ``06-07 10:22``.
+    """A date as a listing shows it: ISO, ``2021-06-07 10:22``, ``2021年6月7日``, ``06-07 10:22``,
+    ``5月1日``, ``(05-01)``, ``[5/1]``, ``24-05-01``.
 
-    A local time gets the source's time zone; a date without a year is this year's, or last
-    year's if it would lie in the future.
+    A local time gets the source's time zone. A date without a year is the most recent such
+    day not in the future (a day's grace for clocks and zones): this year's, else last year's
+    (the last 29 February for ``02-29``).
     """
     if not text:
         return None
@@ -200,24 +212,24 @@ def parse_listing_date(text: str | None, tz: tzinfo, now: datetime) -> datetime 
     if match:
         year = int(match.group("y"))
     else:
-        match = _DATE_NO_YEAR.search(text) or _DATE_MONTH_DAY.search(text)
+        match = _DATE_NO_YEAR.search(text) or _DATE_MONTH_DAY.search(text) or next(
+            (m for m in (p.search(text) for p in _DATE_SHORT) if m), None)
+        if match and match.groupdict().get("y"):
+            year = 2000 + int(match.group("y"))  # ``24-05-01``: sites that shorten the year
     if not match:
         return None
     groups = match.groupdict()
-    try:
-        value = datetime(
-            year or local_now.year, int(groups["m"]), int(groups["d"]),
-            int(groups.get("H") or 0), int(groups.get("M") or 0), int(groups.get("S") or 0),
-            tzinfo=tz,
-        )
-    except ValueError:
-        return None
-    if year is None and value > local_now + timedelta(days=1):
+    month, day = int(groups["m"]), int(groups["d"])
+    clock = (int(groups.get("H") or 0), int(groups.get("M") or 0), int(groups.get("S") or 0))
+    years = [year] if year is not None else range(local_now.year, local_now.year - 5, -1)
+    for candidate in years:
         try:
-            value = value.replace(year=value.year - 1)
+            value = datetime(candidate, month, day, *clock, tzinfo=tz)
         except ValueError:
-            return None
-    return value
+            continue  # 02-29 outside a leap year, or no such date at all
+        if year is not None or value <= local_now + timedelta(days=1):
+            return value
+    return None
 
 
 # -- items from rules --------------------------------------------------------------------------
