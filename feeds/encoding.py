@@ -1,8 +1,17 @@
 """Character sets: declared vs sniffed, with the Chinese supersets readers expect.
 
 gb2312 and gbk are decoded as gb18030 (a strict superset that also covers characters real
-GBK pages use), big5 as big5hkscs. Order for HTML: HTTP charset, BOM, ``<meta charset>``, then
-detection (charset-normalizer). A declared charset that fails to decode is not trusted.
+GBK pages use), big5 as big5hkscs. Order for HTML: BOM, valid non-ASCII UTF-8, HTTP charset,
+``<meta charset>``, then detection (charset-normalizer). A declared charset that fails to
+decode is not trusted.
+
+GB18030 and windows-1252 decode almost any bytes, so two checks stand in for "fails to decode":
+
+- a GB or Big5 label is compared with the other family, and the reading with clearly more
+  common Chinese characters wins (Big5 bytes labelled gb2312 are mojibake in GB18030);
+- a Latin-1/ASCII/windows-1252 HTTP charset is usually a server default (Tomcat, Apache), not
+  the publisher's word: the page's own ``<meta charset>`` goes first, and bytes that clearly
+  read as Chinese are not taken for Latin-1 text.
 """
 
 from __future__ import annotations
