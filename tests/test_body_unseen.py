@@ -116,9 +116,12 @@ def test_long_prose_mentioning_copyright_and_qr_codes_stays() -> None:
     """A real paragraph that mentions QR codes or reprints is not boilerplate."""
     prose = ("市民可扫描二维码关注“青岛发布”微信公众号了解详情。据介绍，版权声明和转载请注明出处等"
              "提示在网络文章中十分常见，但不少自媒体仍然无视规定，相关部门将加强版权执法检查力度。")
-    extracted = extract(f"<div>{P}<p>{prose}</p>{P2}{P3}</div>")
+    opening = ("关注“青岛发布”微信公众号的市民，可以在线预约参观前湾港区，预约成功后凭短信入场，"
+               "每天限额两千人，港区还将为市民安排讲解员，介绍港口的历史和自动化码头的建设情况。")
+    extracted = extract(f"<div>{P}<p>{prose}</p><p>{opening}</p>{P2}{P3}</div>")
     assert "市民可扫描二维码关注" in extracted.text
     assert "加强版权执法检查力度" in extracted.text
+    assert "介绍港口的历史" in extracted.text
 
 
 def test_share_bar_with_platform_links_is_removed() -> None:
@@ -185,3 +188,21 @@ def test_rules_body_strips_full_width_indents_like_the_automatic_path() -> None:
     assert "提交" not in ruled.content_html
     assert "\u3000" not in auto.content_html
     assert ruled.text == auto.text
+
+
+def test_code_blocks_keep_their_indentation() -> None:
+    """Indent stripping leaves ``<pre>`` alone: code indentation is content."""
+    code = "<pre><code>def parse():<br>    return 1<br>\u3000\u3000# 注释</code></pre>"
+    extracted = extract(f"<div>{P}{code}{P2}{P3}</div>")
+    assert "<br>    return 1" in extracted.content_html
+    assert "<br>\u3000\u3000# 注释" in extracted.content_html
+
+
+def test_number_inside_a_sentence_stays_but_a_stock_quote_goes() -> None:
+    """``在<b>2024</b>年`` is prose; a quote span after a company link is a widget."""
+    extracted = extract(
+        f"<div>{P}<p>青岛港在<b>2024</b>年吞吐量增长，<span><a href='/q/BLK'>贝莱德</a></span>"
+        f"<span>(431.2, 7.37, 1.74%)</span>固定收益业务表现稳定。</p>{P2}{P3}</div>")
+    assert "青岛港在2024年吞吐量增长" in extracted.text
+    assert "431.2" not in extracted.text
+    assert "贝莱德固定收益业务" in extracted.text

@@ -71,12 +71,16 @@ _RELATED = re.compile(
 )
 # Text besides the links in a related-links or share block: bullets, separators, dates.
 _LINK_FURNITURE = re.compile(r"[\s·•・●■□◆◇▪▸>»\-—|｜、，,;；:：()（）\[\]【】\d/.年月日]+")
-# Page furniture at the end of articles: copyright notices and QR-code prompts. The first
-# kind must open the block; the second may stand anywhere but only in a short block.
-_BOILERPLATE_START = re.compile(
+# Page furniture at the end of articles: copyright notices and QR-code prompts. A notice
+# opens its block and may run long (disclaimers); a prompt opens a short block; the
+# reprint phrases may stand anywhere in a short block.
+_COPYRIGHT_START = re.compile(
     r"^[\s【\[（(]*(?:"
     r"版权声明|版權聲明|免责声明|免責聲明|版权所有|版權所有|"
-    r"本(?:文|稿|站|网|網)(?:系|为|為|是|属|屬).{0,30}(?:原创|原創|独家|獨家|版权|版權)|"
+    r"本(?:文|稿|站|网|網)(?:系|为|為|是|属|屬).{0,30}(?:原创|原創|独家|獨家|版权|版權))"
+)
+_PROMPT_START = re.compile(
+    r"^[\s【\[（(]*(?:"
     r"(?:请|請|欢迎|歡迎)?(?:扫描|掃描|扫一扫|掃一掃|扫|掃|长按|長按)(?:识别|識別)?"
     r"(?:下方|上方|下面|右侧|右側|左侧|左側|图中|圖中|文末)?(?:的)?(?:二维码|二維碼|码|碼)|"
     r"(?:更多.{0,10})?(?:关注|關注).{0,20}(?:公众号|公眾號|微信号|微信號|视频号|視頻號))"
@@ -267,7 +271,9 @@ def _is_boilerplate(element: Any, text: str) -> bool:
     which merely mentions these words stays."""
     if len(element.findall(".//img")) > 1:
         return False
-    if len(text) <= 300 and _BOILERPLATE_START.match(text):
+    if len(text) <= 300 and _COPYRIGHT_START.match(text):
+        return True
+    if len(text) <= 60 and _PROMPT_START.match(text):
         return True
     if len(text) <= 80 and _BOILERPLATE_ANY.search(text):
         return True
