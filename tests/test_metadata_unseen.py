@@ -63,6 +63,18 @@ def test_date_line_under_h1_when_og_title_is_worded_differently() -> None:
     assert iso(extracted) == "2024-04-20T09:30:00+08:00"
 
 
+def test_date_line_under_h1_when_og_title_is_rewritten() -> None:
+    """An og:title sharing only some words with the <h1> still finds the <h1> (not the logo)."""
+    extracted = extract(page(
+        "<title>外贸新观察_东方时报网</title>"
+        "<meta property='og:title' content='全省外贸稳中向好'>",
+        "<div class='top'><span>2024年6月1日 星期六</span></div>"
+        "<h1 class='logo'>东方时报网</h1><h1>一季度全省进出口稳中有升</h1>"
+        "<div>2024-04-20 09:30 来源：东方时报</div>" + BODY))
+    assert extracted.title == "全省外贸稳中向好"
+    assert iso(extracted) == "2024-04-20T09:30:00+08:00"
+
+
 def test_date_line_under_h1_holding_inline_annotations() -> None:
     """Pinyin kept in inline elements of the <h1> does not hide the date line under it."""
     extracted = extract(page(
@@ -126,6 +138,18 @@ def test_author_glued_to_editor_label_in_one_text() -> None:
     assert [p.name for p in extracted.authors] == ["张三"]
 
 
+def test_reporter_glued_to_an_editor_element() -> None:
+    """``本报记者 张三<span>责任编辑：李四</span>``: the reporter is the author, the editor a
+    contributor."""
+    extracted = extract(page(
+        "<title>外贸进出口稳中有升_东方时报网</title>",
+        "<h1>外贸进出口稳中有升</h1>"
+        "<div class='info'>2024-04-20 09:30 本报记者 张三<span>责任编辑：李四</span>"
+        "<span>返回顶部</span></div>" + BODY))
+    assert [p.name for p in extracted.authors] == ["张三"]
+    assert [p.name for p in extracted.contributors] == ["李四"]
+
+
 # --- 3. publish label beats update label --------------------------------------------------------
 
 @pytest.mark.parametrize("line", [
@@ -185,6 +209,15 @@ def test_photo_credit_in_a_caption_is_not_an_author(credit: str) -> None:
         "<h1>外贸进出口稳中有升</h1><div class='info'>2024-04-20 09:30 来源：东方时报</div>"
         f"<div class='content'><p><img src='/1.jpg'></p><p>{credit}</p>{P1}{P2}{P3}</div>"))
     assert extracted.authors == ()
+
+
+def test_writer_credit_beside_a_picture_credit_is_the_author() -> None:
+    """``文/张三 图/李四``: 图/ labels the next name, so 张三 stays the author."""
+    extracted = extract(page(
+        "<title>外贸进出口稳中有升_东方时报网</title>",
+        "<h1>外贸进出口稳中有升</h1><div class='info'>2024-04-20 09:30 文/张三 图/李四</div>"
+        + BODY))
+    assert [p.name for p in extracted.authors] == ["张三"]
 
 
 def test_reporter_after_a_photo_credit_is_the_author() -> None:

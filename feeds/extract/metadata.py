@@ -34,7 +34,8 @@ SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "rt", "rp", "r
 _NAME = r"[\u4e00-\u9fffA-Za-z·•．.\-_ ]{1,24}?"
 # Words that end a value written without a separator: ``來源:中國臺灣網字號``.
 _STOP_WORDS = ("字号", "字號", "分享", "打印", "关闭", "關閉", "移动版", "移動版", "作者",
-               "责任编辑", "責任編輯", "审核", "審核", "校对", "校對", "编辑",
+               "责任编辑", "責任編輯", "审核", "審核", "校对", "校對", "返回", "上一篇",
+               "下一篇", "纠错", "糾錯", "二维码", "二維碼", "编辑",
                "編輯", "责编", "責編", "来源", "來源", "发布", "發布", "时间", "時間", "日期",
                "记者", "記者", "浏览", "瀏覽", "阅读", "閱讀", "点击", "點擊", "评论", "評論",
                "收藏", "举报", "舉報", "原标题", "原標題", "大中小", "【", "[")
@@ -49,7 +50,9 @@ AUTHOR_LINE = re.compile(
 REPORTER_LINE = re.compile(
     r"(?:本报|本報|本刊|新华社|新華社|中新社|中新网|中新網)?(?:特约|特約|实习|實習|首席)?"
     r"(?:记者|記者)(?:\s*[:：]\s*|\s+|(?=[\u4e00-\u9fff·]{2,4}[)）]))"
-    r"(?P<value>[\u4e00-\u9fff·]{2,4}(?:[ 、，,\u3000][\u4e00-\u9fff·]{2,4})*)(?=[\s)）]|$)"
+    r"(?P<value>[\u4e00-\u9fff·]{2,4}?(?:[ 、，,\u3000][\u4e00-\u9fff·]{2,4})*)"
+    # The name ends the credit, or the next label follows it unspaced: ``记者张三责任编辑：李四``.
+    r"(?=[\s)）]|$|责任编辑|責任編輯|责编|責編|编辑|編輯|来源|來源|发布|發布)"
 )
 EDITOR_LINE = re.compile(
     r"[\[【(（]?\s*(?:责任编辑|責任編輯|责编|責編|本文编辑|本文編輯|编辑|編輯|校对|校對|审核|審核)"
@@ -68,9 +71,10 @@ DATE_LABEL = re.compile(
 _PUBLISH_LABEL = re.compile(r"发|發|刊")
 _UPDATE_LABEL = re.compile(r"更新|修改")
 # A credit followed or ended by 摄/攝/摄影/图 names the photographer, not the author:
-# ``新华社记者 王五 摄``, ``（記者王五攝）``, ``本报记者 王五/图``. ``图文`` credits both.
+# ``新华社记者 王五 摄``, ``（記者王五攝）``, ``本报记者 王五/图``. ``图文`` credits both, and
+# ``文/张三 图/李四`` labels the next name.
 _PHOTO_AFTER = re.compile(
-    r"\s*[/／]?\s*(?:摄影|攝影|摄|攝|图|圖)(?:报道|報道|報導)?(?![\u4e00-\u9fff])")
+    r"\s*[/／]?\s*(?:摄影|攝影|摄|攝|图|圖)(?:报道|報道|報導)?(?![\u4e00-\u9fff/／:：])")
 _PHOTO_END = re.compile(
     r"(?:\s*[/／]\s*(?:摄影|攝影|摄|攝|图|圖)|\s+(?:摄影|攝影|摄|攝|图|圖)|摄影|攝影|摄|攝)"
     r"(?:报道|報道|報導)?$")
@@ -334,7 +338,9 @@ def headline(tree: lxml_html.HtmlElement, meta: Meta) -> str:
     for tag in ("h1", "h2"):
         for element in tree.iter(tag):
             text = " ".join(element.text_content().split())
-            if 4 <= len(text) <= 200:
+            # A site logo in an <h1> matches the site part of <title>: not the headline.
+            if 4 <= len(text) <= 200 and not _NOT_HEADING_CLASS.search(
+                    f"{element.get('class') or ''} {element.get('id') or ''}"):
                 headings.append(text)
         for text in headings:
             if _similar(text, reference):
@@ -385,7 +391,7 @@ def heading_element(tree: lxml_html.HtmlElement, title: str) -> Any | None:
             rank = (1, level, 3)
         elif letters in text and len(text) <= 2 * len(letters) + 20:
             rank = (1, level, 2)
-        elif level >= 2 and len(wanted & set(text)) >= 0.7 * len(wanted):
+        elif level >= 2 and len(wanted & set(text)) >= (0.5 if level == 3 else 0.7) * len(wanted):
             rank = (0, level, 1)
         else:
             continue
