@@ -45,10 +45,127 @@ def fold(text: str | None) -> str:
     if text.isascii():
         # NFKC and t2s leave ASCII alone, and casefold is lower(): the cheap path.
         return " ".join(text.lower().split())
-    text = unicodedata.normalize("NFKC", text).casefold()
     # str.split() breaks where \s+ would (str.isspace): re.sub(r"\s+", " ", t).strip(),
     # at a third of the cost.
-    return " ".join(convert(text, "t2s").split())
+    return " ".join(fold_chars(text).split())
+
+
+def fold_chars(text: str) -> str:
+    """:func:`fold` without its white-space clean-up: NFKC, case folding, t2s."""
+    return convert(unicodedata.normalize("NFKC", text).casefold(), "t2s")
+
+
+# What may follow a literal and repeat only its last character.
+_QUANTIFIER = frozenset("*+?{")
+
+
+def fold_pattern(pattern: str) -> str:
+    """A regular expression for folded text: its literal characters folded as keywords are
+    (NFKC, case, t2s), so a pattern in either script matches text in either.
+
+    Only non-ASCII characters change (fold leaves ASCII but its case alone, and patterns
+    run with re.IGNORECASE), so the syntax, all ASCII, stays: escapes, classes, groups,
+    quantifiers. A run of literals is converted as one (OpenCC converts phrases, as in the
+    text), and escaped, since NFKC can make a metacharacter (``（`` is ``(``). In a class
+    a character gets its folded form beside it; ranges and group names are kept as written.
+    """
+    if pattern.isascii():
+        return pattern
+    out: list[str] = []
+    run: list[str] = []  # literal characters (non-ASCII) met in a row, outside classes
+    n = len(pattern)
+
+    def flush(following: str) -> None:
+        if not run:
+            return
+        text = "".join(run)
+        run.clear()
+        if following in _QUANTIFIER:
+            # The quantifier repeats the last character: its folded form is grouped.
+            if len(text) > 1:
+                out.append(re.escape(fold_chars(text[:-1])))
+            last = fold_chars(text[-1]) or text[-1]
+            out.append(re.escape(last) if len(last) == 1 else f"(?:{re.escape(last)})")
+        else:
+            out.append(re.escape(fold_chars(text)))
+
+    i = 0
+    while i < n:
+        ch = pattern[i]
+        if not ch.isascii():
+            run.append(ch)
+            i += 1
+            continue
+        if ch == "\\" and i + 1 < n and not pattern[i + 1].isascii():
+            run.append(pattern[i + 1])  # an escaped non-ASCII character is itself
+            i += 2
+            continue
+        flush(ch)
+        if ch == "\\":
+            end = i + 2
+            if pattern.startswith("N{", i + 1):
+                end = pattern.find("}", i) + 1 or n
+            out.append(pattern[i:end])
+            i = end
+        elif ch == "[":
+            end = _class_end(pattern, i)
+            out.append(_fold_class(pattern[i:end]))
+            i = end
+        elif pattern.startswith(("(?P<", "(?P=", "(?#"), i):
+            # A group's name, a back reference or a comment: not text to match.
+            close = ">" if pattern.startswith("(?P<", i) else ")"
+            end = pattern.find(close, i) + 1 or n
+            out.append(pattern[i:end])
+            i = end
+        else:
+            out.append(ch)
+            i += 1
+    flush("")
+    return "".join(out)
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index after the ``]`` closing the class that opens at ``start``."""
+    i = start + 1
+    if pattern.startswith("^", i):
+        i += 1
+    if pattern.startswith("]", i):  # a ] first in a class is a literal
+        i += 1
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern[i] == "]":
+            return i + 1
+        i += 1
+    return len(pattern)
+
+
+def _fold_class(text: str) -> str:
+    """A character class with the folded form of each single non-ASCII member beside it."""
+    out = ["["]
+    i, n = 1, len(text)
+    if text.startswith("^", i):
+        out.append("^")
+        i += 1
+    while i < n:
+        # One member: an escape or a character; a range is kept as written.
+        size = 2 if text[i] == "\\" and i + 1 < n else 1
+        member = text[i : i + size]
+        if text.startswith("-", i + size) and i + size + 1 < n and text[i + size + 1] != "]":
+            end = i + size + 1
+            end += 2 if text[end] == "\\" and end + 1 < n else 1
+            out.append(text[i:end])
+            i = end
+            continue
+        out.append(member)
+        ch = member[-1]
+        if not ch.isascii():
+            folded = fold_chars(ch)
+            if len(folded) == 1 and folded != ch:
+                out.append(re.escape(folded))
+        i += size
+    return "".join(out)
 
 
 def body_text(text: str | None, content_html: str | None) -> str:

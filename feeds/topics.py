@@ -10,7 +10,8 @@ The flow, as a pipeline::
 Simplified conversion (OpenCC ``t2s``), so ``青岛`` matches ``青島`` and ``ＱＩＮＧＤＡＯ``.
 Latin keywords match whole words: ``Taiwan`` does not match ``Taiwanese`` unless the keyword is
 written ``Taiwan*`` or the topic sets ``word_boundaries: false``. Regular expressions see the
-folded text too (lower case, Simplified), so one pattern catches both scripts.
+folded text too (lower case, Simplified), and their literal characters are folded the same
+way (:func:`compile_pattern`), so one pattern, in either script, catches both.
 
 *Speed.* Nothing is indexed while no topic or source filter is configured. Otherwise the
 fields rules read are folded once per article version into ``topic_text`` (in batches, so memory
@@ -73,6 +74,8 @@ from feeds.folding import (
     Story,
     fold,
     fold_article,
+    fold_chars,
+    fold_pattern,
     folded_values,
     latin,
     scan_rows,
@@ -99,6 +102,10 @@ log = logging.getLogger(__name__)
 
 # Bump when fold(), the fields or the sketch change: every cached result is then recomputed.
 INDEX_VERSION = 2
+# Bump when how a rule's regular expressions are read changes (2: literals folded, see
+# compile_pattern): the results of rules with expressions are then recomputed, without
+# folding the articles again.
+REGEX_VERSION = 2
 
 Field = Literal["title", "summary", "content", "author", "categories", "source_name"]
 FIELDS: tuple[Field, ...] = ("title", "summary", "content", "author", "categories", "source_name")
@@ -383,8 +390,12 @@ class Rule:
 
     @property
     def hash(self) -> str:
-        data = json.dumps([INDEX_VERSION, *(list(v) if isinstance(v, tuple) else v
-                                             for v in self.__dict__.values())],
+        versions: list[object] = [INDEX_VERSION]
+        if self.any_regex or self.none_regex:
+            # Results kept under the old hash were matched by unfolded patterns.
+            versions.append(f"regex{REGEX_VERSION}")
+        data = json.dumps([*versions, *(list(v) if isinstance(v, tuple) else v
+                                        for v in self.__dict__.values())],
                           ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
 
@@ -461,7 +472,8 @@ def required_literal(pattern: str) -> str | None:
     it takes in folded text; None when there is none (alternatives at the top, classes only).
 
     Only characters whose folded form is certain count: ASCII (lower-cased, as folded text is)
-    and characters without case, such as Han.
+    and characters without case that folding leaves alone, such as Simplified Han (a pattern
+    is folded first, :func:`compile_pattern`; one that could not be is run as written).
     """
     try:
         parsed = _parser.parse(pattern, re.IGNORECASE)
@@ -470,12 +482,23 @@ def required_literal(pattern: str) -> str | None:
     best, run = "", ""
     for op, value in parsed:
         ch = chr(value) if op == _LITERAL else None
-        if ch is not None and (ch.isascii() or ch.lower() == ch.upper() == ch):
+        if ch is not None and (ch.isascii() or ch.lower() == ch.upper() == ch == fold_chars(ch)):
             run += ch.lower()
             continue
         best, run = max(best, run, key=len), ""
     best = max(best, run, key=len)
     return best or None
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """A rule's regular expression as it runs on folded text: its literals folded
+    (:func:`feeds.folding.fold_pattern`), so ``臺港澳`` finds ``台港澳`` and ``臺港澳`` alike.
+    Should folding make an expression Python refuses (a look-behind whose width changed), the
+    expression runs as written."""
+    try:
+        return re.compile(fold_pattern(pattern), re.IGNORECASE)
+    except re.error:
+        return re.compile(pattern, re.IGNORECASE)
 
 
 class RuleSet:
@@ -515,21 +538,21 @@ class RuleSet:
                 for p in patterns:
                     key = (p, field_ids)
                     if key not in regex_ids:
-                        literal = required_literal(p)
+                        compiled = compile_pattern(p)
+                        literal = required_literal(compiled.pattern)
                         kid = None if literal is None else self.words.setdefault(
                             literal, len(self.words))
                         regex_ids[key] = len(self.regexes)
                         self.regexes.append(RegexSpec(
-                            re.compile(p, re.IGNORECASE), field_ids, kid,
-                            sum(0xF << (4 * f) for f in field_ids)))
+                            compiled, field_ids, kid, sum(0xF << (4 * f) for f in field_ids)))
                     out.append(regex_ids[key])
                 return tuple(out)
 
             compiled = CompiledRule(
                 rule=rule, hash=h, any=terms(rule.any), all=terms(rule.all),
                 none=terms(rule.none),
-                any_regex=tuple(re.compile(p, re.IGNORECASE) for p in rule.any_regex),
-                none_regex=tuple(re.compile(p, re.IGNORECASE) for p in rule.none_regex),
+                any_regex=tuple(compile_pattern(p) for p in rule.any_regex),
+                none_regex=tuple(compile_pattern(p) for p in rule.none_regex),
                 field_ids=field_ids,
             )
             self.compiled[h] = compiled
