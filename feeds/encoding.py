@@ -256,11 +256,17 @@ def feed_charset_override(body: bytes, content_type: str | None) -> str | None:
         # Servers add a default charset to every response (Tomcat: ISO-8859-1); the document's
         # own declaration is the publisher's word on what it wrote.
         declared = xml
-    if not declared:
-        return None
-    label = declared.strip().lower()
+    label = declared.strip().lower() if declared else ""
     if label in SUPERSETS and SUPERSETS[label] in _CHINESE_FAMILIES:
         codec = SUPERSETS[label]
         chinese = _declared_chinese(body, codec)
         return chinese[1] if chinese is not None else codec
+    if (normalize_charset(label or "utf-8") in ("utf-8", "cp1252") and not bom_charset(body)
+            and not body.isascii() and _try(body, "utf-8") is None):
+        # GBK or Big5 declared as UTF-8 (or as nothing, which XML reads as UTF-8, or as a
+        # server's Latin-1): feedparser would fall back to windows-1252, mojibake. Bytes
+        # that clearly read as Chinese are read so.
+        chinese = _reads_as_chinese(body)
+        if chinese is not None:
+            return chinese[1]
     return None
