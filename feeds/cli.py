@@ -11,10 +11,11 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
+from rich.rule import Rule
 from rich.table import Table
 
 from feeds import __version__
@@ -31,8 +32,22 @@ EXIT_SOURCES_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_STORE = 3
 
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+# Rich wraps lines at 80 columns, and cuts table cells short with "…", when its stream is not
+# a terminal. Under a pipe or journald a problem, an id or a path must stay on one line, whole,
+# so there the width is practically unlimited; a terminal keeps its own width.
+UNWRAPPED_WIDTH = 10_000
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console for stdout (or stderr) that wraps only on a terminal (or when $COLUMNS says)."""
+    console = Console(stderr=stderr)
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
+    return Console(stderr=stderr, width=UNWRAPPED_WIDTH, soft_wrap=True)
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def _load(path: Path) -> Config:
@@ -50,14 +65,44 @@ def _load(path: Path) -> Config:
 # neither SQLAlchemy nor requests.
 
 
+def _store_exit(message: str) -> NoReturn:
+    err_console.print(f"[bold red]store error:[/] {message}", highlight=False)
+    sys.exit(EXIT_STORE)
+
+
+def _check_store_path(config: Config) -> None:
+    """Exit 3, naming the store, if its SQLite file cannot be where the config puts it.
+
+    Checked before anything else touches that directory (the lock file beside the store, the
+    store itself), so the message is about the store, not about a lock or the output.
+    """
+    if "://" in config.store.path:
+        return  # a database URL: the driver says what is wrong when the store opens
+    path = config.store_path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()),
+                       path.parent)
+        _store_exit(f"cannot open the store {path}: {blocker} is a file, not a directory; "
+                    "point store.path somewhere else")
+    except OSError as e:
+        _store_exit(f"cannot open the store {path}: {e.strerror or e} ({e.filename or path})")
+    if path.is_dir():
+        _store_exit(f"cannot open the store {path}: it is a directory; point store.path at a "
+                    "file such as feeds.db inside it")
+
+
 def _open_store(config: Config) -> Store:
     from feeds.store import Store
 
+    _check_store_path(config)
     try:
         return Store.open(config.store_path)
     except StoreError as e:
-        err_console.print(f"[bold red]store error:[/] {e}", highlight=False)
-        sys.exit(EXIT_STORE)
+        _store_exit(str(e))
+    except OSError as e:
+        _store_exit(f"cannot open the store {config.store_path}: {e}")
 
 
 def make_fetcher(config: Config) -> Fetcher:
@@ -82,10 +127,40 @@ def make_fetcher(config: Config) -> Fetcher:
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path, verbose: int) -> None:
     """Turn news sites and existing feeds into clean, valid Atom feeds."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    ctx.meta[_VERBOSITY] = verbose
+    configure_logging(verbose)
     ctx.obj = config_path
+
+
+_VERBOSITY = "feeds.verbosity"
+
+
+def configure_logging(verbose: int) -> None:
+    """WARNING, INFO with -v, DEBUG with -vv, on stderr."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                            stream=sys.stderr)
+    root.setLevel(logging.WARNING - 10 * min(verbose, 2))
+    # APScheduler logs two INFO lines for every job it runs, and the service's publish check
+    # runs every 2 s: at -v they would drown the one line per poll. -vv shows them.
+    logging.getLogger("apscheduler").setLevel(
+        logging.WARNING if verbose < 2 else logging.NOTSET
+    )
+
+
+def _more_verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    # -v after the subcommand counts as if it stood before it: `feeds run --once -v`.
+    if value:
+        total = int(ctx.meta.get(_VERBOSITY, 0)) + value
+        ctx.meta[_VERBOSITY] = total
+        configure_logging(total)
+
+
+verbose_option = click.option(
+    "--verbose", "-v", count=True, expose_value=False, callback=_more_verbose,
+    help="More log output (-vv for debug); also accepted before the command.",
+)
 
 
 # Above this many sources, the summary lists only sources with news, errors or moves: a
@@ -125,6 +200,7 @@ def _summary(results: list[PollResult], changed: list[Path]) -> None:
 
 
 @cli.command()
+@verbose_option
 @click.option("--once", is_flag=True, help="Run one cycle (fetch, store, publish) and exit.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Sources polled at the same time (default: defaults.workers, 4).")
@@ -141,6 +217,7 @@ def run(config_path: Path, once: bool, workers: int | None, serve_too: bool, hos
     if once and serve_too:
         raise click.UsageError("--serve runs with the service; drop --once")
     enabled = [s for s in config.sources if s.enabled]
+    _check_store_path(config)
     if once and "://" not in config.store.path and not config.store_path.exists():
         # A new store: the cycle will parse every source. Its worker processes start now,
         # importing while this process imports the rest (feeds.poll.cycle_pool takes them).
@@ -164,8 +241,7 @@ def run(config_path: Path, once: bool, workers: int | None, serve_too: bool, hos
             try:
                 service = Service(config_path, config, workers=workers)
             except StoreError as e:
-                err_console.print(f"[bold red]store error:[/] {e}", highlight=False)
-                sys.exit(EXIT_STORE)
+                _store_exit(str(e))
             try:
                 if not err_console.is_terminal:  # no bar to draw: no bar to update
                     results, changed = service.run_once()
@@ -199,6 +275,7 @@ def run(config_path: Path, once: bool, workers: int | None, serve_too: bool, hos
 
 
 @cli.command()
+@verbose_option
 @click.option("--live", is_flag=True,
               help="Also fetch every source's test_urls and report rules that have rotted.")
 @click.pass_obj
@@ -236,6 +313,7 @@ def _check_live(config: Config) -> None:
 
 
 @cli.command()
+@verbose_option
 @click.argument("source_or_url")
 @click.option("--articles", type=click.IntRange(1, 20), default=1, show_default=True,
               help="How many articles to fetch and show in full.")
@@ -285,7 +363,9 @@ def preview(config_path: Path, source_or_url: str, articles: int) -> None:
                           markup=False)
     shown = result.articles[:articles]
     for article in shown:
-        console.rule(article.title[:60])
+        # A rule spans the console: on an unwrapped (non-terminal) one, a usual line's width.
+        rule_width = console.width if console.width < UNWRAPPED_WIDTH else 80
+        console.print(Rule(article.title[:60]), width=rule_width)
         for name, value in article_fields(article):
             console.print(f"[bold]{name}:[/] ", end="", highlight=False)
             console.print(value, highlight=False, markup=False)
@@ -294,6 +374,7 @@ def preview(config_path: Path, source_or_url: str, articles: int) -> None:
 
 
 @cli.command()
+@verbose_option
 @click.argument("url")
 @click.option("--id", "ident", help="The source id (default: from the URL).")
 @click.option("--dry-run", is_flag=True, help="Print the draft; change nothing.")
@@ -344,6 +425,7 @@ def _when(value: datetime | None) -> str:
 
 
 @cli.command()
+@verbose_option
 @click.pass_obj
 def status(config_path: Path) -> None:
     """Show each source's last success, last error, next poll and article count."""
@@ -388,9 +470,12 @@ def status(config_path: Path) -> None:
 def _start_serving(config: Config, host: str, port: int) -> ServerHandle:
     from feeds.serve import start_server
 
+    _check_store_path(config)
     try:
         handle = start_server(config, host, port)
-    except (OSError, StoreError) as e:
+    except StoreError as e:
+        _store_exit(str(e))
+    except OSError as e:
         err_console.print(f"[bold red]cannot serve:[/] {e}", highlight=False)
         sys.exit(EXIT_STORE)
     err_console.print(f"serving {config.output_dir} on {handle.url}", highlight=False)
@@ -398,6 +483,7 @@ def _start_serving(config: Config, host: str, port: int) -> ServerHandle:
 
 
 @cli.command()
+@verbose_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 exposes the server to the network.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
@@ -408,15 +494,19 @@ def serve(config_path: Path, host: str, port: int) -> None:
     from feeds.serve import serve_forever
 
     config = _load(config_path)
+    _check_store_path(config)
     err_console.print(f"serving {config.output_dir} on http://{host}:{port}/", highlight=False)
     try:
         serve_forever(config, host, port)
-    except (OSError, StoreError) as e:
+    except StoreError as e:
+        _store_exit(str(e))
+    except OSError as e:
         err_console.print(f"[bold red]cannot serve:[/] {e}", highlight=False)
         sys.exit(EXIT_STORE)
 
 
 @cli.command("import-opml")
+@verbose_option
 @click.argument("opml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Show what would be added; change nothing.")
 @click.pass_obj

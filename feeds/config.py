@@ -28,6 +28,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -145,6 +146,78 @@ def check_location(value: Any) -> str:
 Location = Annotated[str, BeforeValidator(check_location)]
 
 
+def check_cron(value: Any) -> str:
+    """A five-field crontab expression, parsed by APScheduler's own parser: the one the
+    scheduler and ``run --once`` use, so what passes here cannot fail there."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    if not isinstance(value, str):
+        raise ValueError("expected a crontab expression in quotes, e.g. \"0 6 * * *\"")
+    try:
+        # The zone does not change which expressions are valid, only when they fire.
+        CronTrigger.from_crontab(value, timezone=ZoneInfo("UTC"))
+    except ValueError as e:
+        reason = re.sub(r"^Error validating expression ('[^']*'): ", r"\1: ", str(e))
+        raise ValueError(
+            f"{value!r} is not a crontab expression ({reason[:1].lower()}{reason[1:]}); "
+            "write minute hour day month weekday, e.g. '0 6 * * *' (06:00 daily)"
+        ) from e
+    return value
+
+
+Cron = Annotated[str, BeforeValidator(check_cron)]
+
+_PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
+
+
+def check_proxy(value: Any) -> str:
+    """A proxy URL with its scheme: requests reads a bare ``host:port`` as a scheme and fails
+    only at the first request, far from the config."""
+    example = "write e.g. http://127.0.0.1:3128"
+    if not isinstance(value, str):
+        raise ValueError(f"expected a proxy URL; {example}")
+    text = value.strip()
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in _PROXY_SCHEMES or "://" not in text:
+        raise ValueError(f"{text!r} is not a proxy URL (it needs a scheme such as http://); "
+                         f"{example}")
+    try:
+        port = parts.port
+    except ValueError as e:
+        raise ValueError(f"{text!r} has a bad port; {example}") from e
+    if not parts.hostname or port == 0:
+        raise ValueError(f"{text!r} has no host name; {example}")
+    if parts.scheme.lower().startswith("socks"):
+        from importlib.util import find_spec
+
+        if find_spec("socks") is None:
+            raise ValueError(f"{text!r}: SOCKS proxies need PySocks (pip install "
+                             "'requests[socks]'), or use an http:// proxy")
+    return text
+
+
+ProxyUrl = Annotated[str, BeforeValidator(check_proxy)]
+
+
+def source_conflicts(fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, message) for keys of one source that contradict each other.
+
+    Read from the raw YAML mapping by the loader (so field errors elsewhere in the source do
+    not hide them) and from the model when a Source is built in code.
+    """
+    conflicts = []
+    if bool(fields.get("url")) == bool(fields.get("page")):
+        conflicts.append(("", "give exactly one of 'url' (a feed) or 'page' (a listing page)"))
+    if fields.get("interval") is not None and fields.get("cron") is not None:
+        conflicts.append(("cron", "give either 'interval' or 'cron', not both: a cron source "
+                                  "is polled at its cron times only; remove one of them"))
+    return conflicts
+
+
+# Passed as validation context by parse_config, which reports source_conflicts itself.
+_RAW_CHECKS = "raw_checks"
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -244,11 +317,11 @@ class Source(Strict):
     title: str | None = None
     enabled: bool = True
     interval: Duration | None = None
-    cron: str | None = None
+    cron: Cron | None = None
     timezone: TimeZone | None = None
     language: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
-    proxy: str | None = None
+    proxy: ProxyUrl | None = None
     allow_private: bool | None = None
     robots: bool = True
     full_text: bool = False
@@ -261,9 +334,14 @@ class Source(Strict):
     filter: Filter | None = None
 
     @model_validator(mode="after")
-    def _one_location(self) -> Source:
-        if bool(self.url) == bool(self.page):
-            raise ValueError("give exactly one of 'url' (a feed) or 'page' (a listing page)")
+    def _consistent(self, info: ValidationInfo) -> Source:
+        if isinstance(info.context, dict) and info.context.get(_RAW_CHECKS):
+            return self  # parse_config reports these, with their lines
+        conflicts = source_conflicts(
+            {"url": self.url, "page": self.page, "interval": self.interval, "cron": self.cron}
+        )
+        if conflicts:
+            raise ValueError("; ".join(message for _, message in conflicts))
         return self
 
     @property
@@ -546,6 +624,10 @@ def _extra_checks(data: dict[str, Any], file: str, lines: _Lines, base_dir: Path
                         )
                     )
     for index, source in _items(data, "sources"):
+        for key, message in source_conflicts(source):
+            loc: list[int | str] = ["sources", index, key] if key else ["sources", index]
+            problems.append(ConfigProblem(file, lines.line(loc), _format_path(loc), message))
+    for index, source in _items(data, "sources"):
         for key in ("url", "page"):
             try:
                 location = check_location(source.get(key))
@@ -562,7 +644,7 @@ def _extra_checks(data: dict[str, Any], file: str, lines: _Lines, base_dir: Path
             if path.exists():
                 continue
             hint = ""
-            if not parts.scheme and "." in location.split("/")[0]:
+            if not parts.scheme and re.fullmatch(r"[\w-]+(\.[\w-]+)+", location.split("/")[0]):
                 hint = f" (did you mean 'https://{location}'?)"
             problems.append(
                 ConfigProblem(
@@ -573,6 +655,28 @@ def _extra_checks(data: dict[str, Any], file: str, lines: _Lines, base_dir: Path
                 )
             )
     return problems
+
+
+def _syntax_problem(error: yaml.YAMLError, text: str, file: str) -> ConfigProblem:
+    """A YAML syntax error with its line and column, and what usually causes it."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is None:
+        return ConfigProblem(file, None, "", f"YAML syntax error: {problem}")
+    lines = text.splitlines()
+    source_line = lines[mark.line] if mark.line < len(lines) else ""
+    indent = source_line[: len(source_line) - len(source_line.lstrip(" \t"))]
+    hint = ""
+    if "\t" in indent or "found character '\\t'" in problem:
+        hint = "; indent with spaces, not tabs"
+    elif any(phrase in problem for phrase in (
+        "expected '-' indicator", "mapping values are not allowed", "expected <block end>",
+        "did not find expected key", "could not find expected ':'",
+    )):
+        hint = ("; check the indentation of this line and the line above (keys of one "
+                "mapping line up, with spaces)")
+    return ConfigProblem(file, mark.line + 1, "",
+                         f"YAML syntax error: {problem} (column {mark.column + 1}){hint}")
 
 
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -586,10 +690,7 @@ def parse_config(text: str, file: str = "<string>", base_dir: Path | None = None
         root = yaml.compose(text, Loader=_LOADER)
         data = yaml.constructor.SafeConstructor().construct_document(root) if root else None
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError([ConfigProblem(file, line, "", f"YAML syntax error: {problem}")]) from e
+        raise ConfigError([_syntax_problem(e, text, file)]) from e
     lines = _Lines(root)
     if data is None:
         data = {}
@@ -606,7 +707,7 @@ def parse_config(text: str, file: str = "<string>", base_dir: Path | None = None
     cause: ValidationError | None = None
     config: Config | None = None
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context={_RAW_CHECKS: True})
     except ValidationError as e:
         cause = e
         problems += _problems_from(e, file, lines)

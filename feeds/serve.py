@@ -20,14 +20,17 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -241,12 +244,38 @@ def start_server(
     return ServerHandle(server, thread, store, host, bound)
 
 
+@contextlib.contextmanager
+def _stop_quietly(server: uvicorn.Server) -> Iterator[None]:
+    """While uvicorn runs: a SIGTERM or SIGINT it caught ends this function normally.
+
+    uvicorn shuts down on those signals, then raises the signal again for the handler that
+    was in place before it started; with Python's defaults that kills the process (exit 143)
+    or raises KeyboardInterrupt. A stop asked for is a clean exit, as in `feeds run`.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread can handle signals; uvicorn does not install any either
+        return
+
+    def stopped(signum: int, frame: FrameType | None) -> None:
+        # Called again by uvicorn once it has stopped, or before it listens: then stop it.
+        server.should_exit = True
+        log.info("%s: stopping the server", signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def serve_forever(config: Config, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve in the foreground until SIGINT or SIGTERM (``feeds serve``)."""
     store = Store.open(config.store_path)
     try:
         server = uvicorn.Server(_uvicorn_config(build_app(config, store), host, port))
-        server.run()
+        with _stop_quietly(server):
+            server.run()
         if not server.started:
             raise OSError(f"could not serve on {host}:{port} (port in use?)")
     finally:
