@@ -51,6 +51,13 @@ def test_multi_syllable_pinyin_in_bold_is_removed() -> None:
     assert "青島是一座海濱城市" in extracted.text
 
 
+def test_pinyin_element_between_outside_brackets_is_removed() -> None:
+    """``臺(<span>tái</span>)灣``: the syllable and both brackets go."""
+    extracted = extract(
+        f"<div>{P}<p>臺(<span>tái</span>)灣（<i>wān</i>）同胞表示，營商環境越來越好。</p>{P2}{P3}</div>")
+    assert "臺灣同胞表示" in extracted.text
+
+
 def test_parenthesised_latin_in_elements_stays() -> None:
     """Abbreviations, years and names in their own element stay beside real pinyin hints."""
     extracted = extract(

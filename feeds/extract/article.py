@@ -140,13 +140,37 @@ def strip_pinyin_in_tree(tree: lxml_html.HtmlElement) -> None:
         if annotation is not None and _HAN_END.search(_text_before(element)):
             hints.append(element)
             toned = toned or annotation
+            continue
+        # The brackets outside the element: ``臺(<span>tái</span>)灣``.
+        annotation = pinyin_annotation(f"({text})")
+        previous = element.getprevious()
+        before = (previous.tail if previous is not None else element.getparent().text) or ""
+        if annotation is not None and _HAN_OPEN_END.search(before) and \
+                (element.tail or "").lstrip().startswith((")", "）")):
+            hints.append(element)
+            toned = toned or annotation
     # As in running text: toneless syllables (``(de)``) count as hints only beside toned ones.
     if toned:
         for element in hints:
+            previous = element.getprevious()
+            tail = (element.tail or "").lstrip()
+            if tail.startswith((")", "）")):
+                element.tail = tail[1:]
+                if previous is not None:
+                    previous.tail = _HAN_OPEN_END.sub(_keep_han, previous.tail or "")
+                else:
+                    parent = element.getparent()
+                    parent.text = _HAN_OPEN_END.sub(_keep_han, parent.text or "")
             _drop(element)
 
 
-_HAN_END = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]$")
+_HAN = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+_HAN_END = re.compile(f"{_HAN}$")
+_HAN_OPEN_END = re.compile(rf"({_HAN})\s*[(（]\s*$")
+
+
+def _keep_han(match: re.Match[str]) -> str:
+    return match.group(1)
 
 
 def _text_before(element: Any) -> str:
