@@ -58,6 +58,13 @@ def test_pinyin_element_between_outside_brackets_is_removed() -> None:
     assert "臺灣同胞表示" in extracted.text
 
 
+def test_multi_syllable_pinyin_in_running_text_is_removed() -> None:
+    """``青島(qīng dǎo)`` in one text node loses the annotation as a single syllable would."""
+    extracted = extract(
+        f"<div>{P}<p>青島(qīng dǎo)是一座海濱城市，港口(an apple)繁忙。</p>{P2}{P3}</div>")
+    assert "青島是一座海濱城市，港口(an apple)繁忙" in extracted.text
+
+
 def test_parenthesised_latin_in_elements_stays() -> None:
     """Abbreviations, years and names in their own element stay beside real pinyin hints."""
     extracted = extract(
