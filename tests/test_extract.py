@@ -157,11 +157,12 @@ def test_metadata_line_credits_and_meta_site_author() -> None:
 
 
 def test_meta_date_with_offset_wins_and_relative_date_counts_from_now() -> None:
-    """A meta date with a time is used as given; a page saying 3小時前 counts back from now."""
+    """A meta date with a time is used as given, shown in the source's zone (the same
+    instant); a page saying 3小時前 counts back from now."""
     dated = extract_article(page(meta_date="2021-06-07T02:22:00Z"), "https://e.com/1",
                             timezone=SHANGHAI, now=NOW)
     assert dated.published is not None
-    assert dated.published.isoformat() == "2021-06-07T02:22:00+00:00"
+    assert dated.published.isoformat() == "2021-06-07T10:22:00+08:00"
     relative = extract_article(page(info="3小時前"), "https://e.com/2", timezone=SHANGHAI,
                                now=NOW)
     assert relative.published == datetime(2021, 6, 8, 9, 0, tzinfo=SHANGHAI)
