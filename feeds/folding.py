@@ -529,11 +529,18 @@ def same_story(a: Sketch, b: Sketch) -> bool:
     return a.containment(b) >= DUPLICATE_CONTAINMENT
 
 
+# Bump when what dedup groups changes (2: never two articles of one source): feeds kept
+# from an earlier dedup are then computed again (feeds.topics.Index._feed_key).
+DEDUP_VERSION = 2
+
+
 class Dedupable(Protocol):
     """What dedup reads of a candidate (feeds.topics.Candidate; DedupItem in a worker)."""
 
     @property
     def article_id(self) -> int: ...
+    @property
+    def source_id(self) -> str: ...
     @property
     def sort_ts(self) -> float: ...
     @property
@@ -550,6 +557,7 @@ class DedupItem:
     """A candidate as a worker process dedups it: no article, only what dedup reads."""
 
     article_id: int
+    source_id: str
     sort_ts: float
     url_key: str | None
     sketch: Sketch
@@ -569,6 +577,10 @@ class Story(Generic[C]):
 class Deduper(Generic[C]):
     """The state of one feed's dedup: stories, and lookups by URL and by sketch hash.
 
+    A story holds at most one article of a source: a source's articles have distinct keys
+    (feeds.model), so two of them are two articles however alike their text (a daily report
+    from one template) or their links; only copies from other sources join a story.
+
     Candidates are met newest first (:meth:`feed`). A kept feed can be resumed: its stories
     are registered again without comparing anything (:meth:`seed`) and only new candidates
     are compared with them. ``compared`` counts the candidates compared, for tests.
@@ -586,15 +598,18 @@ class Deduper(Generic[C]):
         self.story_hashes: list[set[int]] = []
         self.newest: list[float] = []  # per story, its newest copy's sort_ts
         self.ends: list[tuple[Sketch, ...]] = []  # per story, its first and last copies
+        self.sources: list[set[str]] = []  # per story, the sources of its copies
         self.compared = 0
         self.read: list[int] = []  # the ids of the candidates read, in order
 
     def match(self, cand: C) -> int | None:
-        """The number of the story ``cand`` is a copy of, if any."""
+        """The number of the story ``cand`` is a copy of, if any: never one that holds an
+        article of its source."""
         self.compared += 1
+        source, sources = cand.source_id, self.sources
         if cand.url_key:
             n = self.by_url.get(cand.url_key)
-            if n is not None:
+            if n is not None and source not in sources[n]:
                 return n
         hashes = cand.sketch.hashes
         if not hashes:
@@ -614,7 +629,7 @@ class Deduper(Generic[C]):
         size, held_here, ts = cand.sketch.size, len(hashes), cand.sort_ts
         window, newest, ends = DEDUP_WINDOW.total_seconds(), self.newest, self.ends
         for n, count in likely:
-            if abs(newest[n] - ts) > window:
+            if abs(newest[n] - ts) > window or source in sources[n]:
                 continue
             # The first and the last copies met stand for the story: comparing with every
             # copy of a much-syndicated story would cost more and find nothing new.
@@ -638,6 +653,7 @@ class Deduper(Generic[C]):
             self.stories.append(Story([cand]))
             self.newest.append(cand.sort_ts)
             self.ends.append((cand.sketch,))
+            self.sources.append({cand.source_id})
             held = set(cand.sketch.hashes)
             self.story_hashes.append(held)
             new: AbstractSet[int] = cand.sketch.hashes
@@ -646,6 +662,7 @@ class Deduper(Generic[C]):
             self.newest[number] = max(self.newest[number], cand.sort_ts)
             self.ends[number] = (story.members[0].sketch, cand.sketch)
             story.members.append(cand)
+            self.sources[number].add(cand.source_id)
             held = self.story_hashes[number]
             new = cand.sketch.hashes - held
             held |= new
@@ -686,8 +703,9 @@ class Deduper(Generic[C]):
         return False
 
 
-# A candidate as shipped to a worker process: sort_ts, URL key, packed sketch, shingle count.
-DedupRow = tuple[float, str | None, bytes, int]
+# A candidate as shipped to a worker process: sort_ts, URL key, packed sketch, shingle count,
+# source id.
+DedupRow = tuple[float, str | None, bytes, int, str]
 # A feed's dedup in a worker: the member ids of each story, the ids read, whether the
 # candidates ran out, and how many were compared.
 DedupOutcome = tuple[list[list[int]], list[int], bool, int]
@@ -697,8 +715,8 @@ def dedup_feeds(candidates: Mapping[int, DedupRow], feeds: Sequence[tuple[int, S
                 ) -> list[DedupOutcome]:
     """:meth:`Deduper.feed` of each feed, given as its limit and its candidates' ids (newest
     first), over ``candidates`` (one job of a worker process)."""
-    items = {aid: DedupItem(aid, ts, key, Sketch.from_bytes(data, size))
-             for aid, (ts, key, data, size) in candidates.items()}
+    items = {aid: DedupItem(aid, source, ts, key, Sketch.from_bytes(data, size))
+             for aid, (ts, key, data, size, source) in candidates.items()}
     out: list[DedupOutcome] = []
     for limit, ids in feeds:
         d: Deduper[DedupItem] = Deduper()

@@ -58,7 +58,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from re import _parser  # type: ignore[attr-defined]
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -67,6 +67,7 @@ from feeds.config import Config, Filter, Source, Topic
 from feeds.folding import SEP as _SEP
 from feeds.folding import (
     Deduper,
+    DedupRow,
     Finder,
     RegexJob,
     ScanParts,
@@ -88,6 +89,7 @@ if TYPE_CHECKING:
     from feeds.poll import ParsePool
 
 # Dedup lives in feeds.folding (a worker process runs it); its names are topics' too.
+from feeds.folding import DEDUP_VERSION as DEDUP_VERSION
 from feeds.folding import DEDUP_WINDOW as DEDUP_WINDOW
 from feeds.folding import DUPLICATE_CONTAINMENT as DUPLICATE_CONTAINMENT
 from feeds.folding import MAX_HOLDERS as MAX_HOLDERS
@@ -791,6 +793,10 @@ class Candidate:
     url_key: str | None
     sketch: Sketch
 
+    @property
+    def source_id(self) -> str:
+        return self.stored.source_id
+
     @cached_property
     def is_copy(self) -> bool:
         """Whether the page says it is a copy (:func:`_is_copy`); a candidate of the cycle's
@@ -1251,6 +1257,13 @@ class Index:
         self._flush_sketches()
         return out
 
+    def _source_ids(self, ids: Sequence[int]) -> dict[int, str]:
+        """The source of each of ``ids`` (dedup never puts two of one source in a story)."""
+        a = articles_table
+        with self.store.engine.connect() as conn:
+            return {r[0]: r[1] for start in range(0, len(ids), 500) for r in conn.execute(
+                sa.select(a.c.id, a.c.source_id).where(a.c.id.in_(ids[start : start + 500])))}
+
     def _folded_bodies(self, conn: Connection, ids: Sequence[int]
                        ) -> dict[int, tuple[str, str]]:
         """(content hash, folded row) of ``ids`` from topic_text, when it holds every field
@@ -1362,12 +1375,12 @@ class Index:
         cut = len(st.top) if since is None else sum(1 for ts, _ in st.top if ts >= since)
         # The same matches (gen counts every change to them) give the same entries.
         key = (rules_hash, st.gen, st.seq, st.depth, cut, limit, dedup_on, tuple(prefer),
-               self.scope)
+               self.scope, DEDUP_VERSION)
         memo = (self.store.location, *key, tuple(self.names.items()))
         digest = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
         # The saved feed is only reused for the same limit, dedup and preference.
         shape = hashlib.sha256(repr((rules_hash, st.depth, limit, dedup_on, tuple(prefer),
-                                     self.scope)).encode()).hexdigest()[:16]
+                                     self.scope, DEDUP_VERSION)).encode()).hexdigest()[:16]
         return cut, memo, digest, shape
 
     def _prepare(self, now: datetime) -> None:
@@ -1410,16 +1423,19 @@ class Index:
             return
         times = {aid: ts for *_, items, _ in feeds for ts, aid in items}
         sketches = self._sketch_rows(sorted(times))
+        sources = self._source_ids(sorted(times))
         Batch = list[tuple[str, str, str, int, list[tuple[float, int]], bool]]
 
         def run(batch: Batch) -> list[tuple[list[list[int]], list[int], bool, int]]:
             ids = {aid for *_, items, _ in batch for _, aid in items}
-            rows = {aid: (times[aid], *sketches[aid]) for aid in ids}
-            return pool.dedup(rows, [(limit, [aid for _, aid in items])
-                                     for _, _, _, limit, items, _ in batch])
+            rows: dict[int, DedupRow] = {aid: (times[aid], *sketches[aid], sources[aid])
+                                         for aid in ids}
+            # ParsePool.dedup's signature predates the source in DedupRow (feeds.poll).
+            return pool.dedup(cast(Any, rows), [(limit, [aid for _, aid in items])
+                                                for _, _, _, limit, items, _ in batch])
 
         # A feed with a candidate the workers could not sketch is computed when asked for.
-        feeds = [f for f in feeds if all(aid in sketches for _, aid in f[4])]
+        feeds = [f for f in feeds if all(aid in sketches and aid in sources for _, aid in f[4])]
         step = 4 * pool.processes  # small batches: this thread loads one's entries meanwhile
         batches = [feeds[k :: step] for k in range(min(step, len(feeds)))]
         with ThreadPoolExecutor(pool.processes, thread_name_prefix="dedup") as threads:
