@@ -6,6 +6,9 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
+from feedparser.datetimes import _parse_date
+
 from feeds.extract import dates
 from feeds.extract.dates import parse_feed_date
 
@@ -55,3 +58,28 @@ def test_feed_dates() -> None:
     assert parse_feed_date("Wed, 31 Feb 2024 08:00:00 +0000", None, UTC) is None
     assert parse_feed_date("2024-05-01 08:00:00", None, shanghai) == datetime(
         2024, 5, 1, 8, tzinfo=shanghai)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("2024年5月1日 08:00", "2024-05-01T08:00:00+08:00"),
+    ("2024年05月01日 08:00:00", "2024-05-01T08:00:00+08:00"),
+    ("2024年5月1日", "2024-05-01T00:00:00+08:00"),
+    ("2024-5-1 8:00:00", "2024-05-01T08:00:00+08:00"),
+    ("2024-05-01 8:00", "2024-05-01T08:00:00+08:00"),
+    ("2021/06/07 10:22:00", "2021-06-07T10:22:00+08:00"),
+    ("2024-05-01 08:00:00 +0000", "2024-05-01T08:00:00+00:00"),
+    ("２０２４年５月１日 ８：００", "2024-05-01T08:00:00+08:00"),
+])
+def test_chinese_cms_feed_dates_are_local_time(raw: str, expected: str) -> None:
+    """Dates old Chinese CMSes write in feeds (年月日, one-digit parts, slashes) are read
+    in the source's zone; feedparser read them as UTC or as another day."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    reading = _parse_date(raw)
+    value = parse_feed_date(raw, reading, shanghai)
+    assert value is not None and value.isoformat() == expected
+
+
+def test_an_impossible_feed_date_is_none_not_another_date() -> None:
+    """2021/13/07 has no 13th month: no date, rather than feedparser's guess."""
+    raw = "2021/13/07"
+    assert parse_feed_date(raw, _parse_date(raw), ZoneInfo("Asia/Shanghai")) is None

@@ -33,9 +33,14 @@ def parse_feed_date(
         except ValueError:
             value = None
         if value is None:
-            value = _feed_slashed(text)
-            if value is None and _FEED_SLASHED.match(text):
-                return None  # 2021/13/07: feedparser's reading of it would be a wrong date
+            digits = text.translate(_DIGITS)
+            if _ABSOLUTE.fullmatch(digits):
+                # 2021/06/07 10:22, 2024-5-1 8:00:00, 2024年5月1日 08:00: local time unless
+                # an offset follows. feedparser reads these as UTC or as another date
+                # (2024年5月1日 became 1 November), so its reading is never taken: an
+                # impossible 2021/13/07 is None.
+                local = _absolute(digits, tz, datetime.now(UTC))
+                return _plausible(local) if local is not None else None
         if value is None:
             value = _plain_rfc822(text)
         if value is None:
@@ -54,22 +59,7 @@ def parse_feed_date(
     return None
 
 
-# 2021/06/07 10:22:00 in Chinese feeds; feedparser turns it into a wrong date, not None.
-_FEED_SLASHED = re.compile(
-    r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
-)
 _FEED_ZONE_NAME = re.compile(r"\s([A-Z]{3,5})$")
-
-
-def _feed_slashed(text: str) -> datetime | None:
-    match = _FEED_SLASHED.match(text)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second = (int(part or 0) for part in match.groups())
-    try:
-        return datetime(year, month, day, hour, minute, second)
-    except ValueError:
-        return None
 
 
 # RFC 822 as most RSS feeds write it, read without the email module's general parser.
