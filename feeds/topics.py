@@ -842,7 +842,12 @@ def representative(story: Story[Candidate], prefer: Sequence[str] = (), order: S
 
 
 def also_at(story: Story[Candidate], shown: Candidate, names: dict[str, str]) -> Stored:
-    """The shown copy, its content followed by links to the other copies ("also at …")."""
+    """The shown copy, its content followed by links to the other copies ("also at …").
+
+    Its ``updated`` is the newest of the story's copies (never before its own): the links are
+    part of the entry, so a copy joining changes it (RFC 4287 section 4.2.15), and a reader
+    that keys on ``updated`` sees the new link. Its ``published`` stays its own. (Copies of one
+    story come from different sources, see :class:`feeds.folding.Deduper`.)"""
     others = [c for c in story.members if c is not shown]
     article = shown.stored.article
     if not others:
