@@ -268,3 +268,13 @@ def test_editor_lines(line: str, names: list[str]) -> None:
 def test_source_lines(line: str, source: str) -> None:
     """The 来源/來源 value is read without the page words glued after it."""
     assert metadata.find_source(line, line) == source
+
+
+def test_a_rules_date_with_an_offset_is_shown_in_the_site_zone() -> None:
+    """A date picked by a rule that carries its own offset is the same instant, written in
+    the source's zone, as automatic extraction gives it."""
+    html = page(info="<span class='d'>2021-06-07T02:22:00Z</span>")
+    rules = ArticleRules(date="div.meta span.d")
+    extracted = extract_article(html, "https://e.com/5", timezone=SHANGHAI, now=NOW, rules=rules)
+    assert extracted.published is not None
+    assert extracted.published.isoformat() == "2021-06-07T10:22:00+08:00"

@@ -645,6 +645,8 @@ def extract_article(
     published = None
     if rules is not None and rules.date:
         published = parse_zh_date(selected_text(tree, rules.date), timezone, now)
+        # Shown in the site's zone, as find_published gives it (the same instant).
+        published = published.astimezone(timezone) if published is not None else None
     if published is None:
         published = metadata.find_published(page_text, zone, meta, timezone, now)
 
