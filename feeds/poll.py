@@ -37,6 +37,7 @@ from feeds.rows import Folding
 from feeds.store import SourceState, Store, UpsertCounts
 
 if TYPE_CHECKING:
+    from feeds.folding import DedupRow
     from feeds.publish import EarlyPublisher
     from feeds.render import FeedSpec
     from feeds.sources.feed import FeedContext, ParsedFeed
@@ -185,7 +186,7 @@ class ParsePool:
         return cast(tuple[dict[tuple[int, int], bytearray], list[bytearray]],
                     self.call("scan", path, words, regexes, ids, positions, size))
 
-    def dedup(self, candidates: dict[int, tuple[float, str | None, bytes, int]],
+    def dedup(self, candidates: Mapping[int, DedupRow],
               feeds: Sequence[tuple[int, Sequence[int]]]
               ) -> list[tuple[list[list[int]], list[int], bool, int]]:
         """:func:`feeds.folding.dedup_feeds`: topic feeds' dedup."""

@@ -58,7 +58,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from re import _parser  # type: ignore[attr-defined]
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -1435,9 +1435,8 @@ class Index:
             ids = {aid for *_, items, _ in batch for _, aid in items}
             rows: dict[int, DedupRow] = {aid: (times[aid], *sketches[aid], sources[aid])
                                          for aid in ids}
-            # ParsePool.dedup's signature predates the source in DedupRow (feeds.poll).
-            return pool.dedup(cast(Any, rows), [(limit, [aid for _, aid in items])
-                                                for _, _, _, limit, items, _ in batch])
+            return pool.dedup(rows, [(limit, [aid for _, aid in items])
+                                     for _, _, _, limit, items, _ in batch])
 
         # A feed with a candidate the workers could not sketch is computed when asked for.
         feeds = [f for f in feeds if all(aid in sketches and aid in sources for _, aid in f[4])]

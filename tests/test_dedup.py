@@ -82,7 +82,7 @@ def test_dedup_groups_a_stream_into_stories() -> None:
     data = load()
     stories = data["stories"]
     cands = [
-        Candidate(Stored("s", article(s)), n, 1e9 - n, url_key(s["url"]), sketch(s))
+        Candidate(Stored(s["id"], article(s)), n, 1e9 - n, url_key(s["url"]), sketch(s))
         for n, s in enumerate(stories)
     ]
     groups = dedup(cands, limit=1000)

@@ -399,9 +399,11 @@ def test_a_feed_that_runs_out_of_kept_matches_asks_for_more(tmp_path: Path,
     config = make_config(tmp_path, "  - {id: t, any: [青岛], limit: 3}")
     texts = [f"青岛第{n}条新闻：" + "".join(f"内容{n}句子{k}不同。" for k in range(12))
              for n in range(4)]
-    # Each story three times (three URLs), newest first: 12 matches for 4 stories.
-    store.upsert("alpha", [art(f"s{n}c{c}", f"青岛{n}", texts[n], n * 3 + c)
-                           for n in range(4) for c in range(3)], NOW)
+    # Each story twice (a copy in each source, one source's articles are never one story),
+    # newest first: 8 matches for 4 stories.
+    for c, source in enumerate(("alpha", "beta")):
+        store.upsert(source, [art(f"s{n}c{c}", f"青岛{n}", texts[n], n * 2 + c)
+                              for n in range(4)], NOW)
     index = Index(config, store)
     index.depth[index.topic_rules["t"].hash] = 2  # far too few for 3 stories
     index.update()
