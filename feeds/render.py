@@ -180,6 +180,14 @@ def _person(person: Person, conversion: str | None) -> dict[str, str]:
     return out
 
 
+def _bylines(article: Article) -> tuple[Person, ...]:
+    """Who an entry is by: its authors; without any, the source line's name (来源：新华社, a
+    news agency or the paper a site reprints), which readers then show as the byline."""
+    if article.authors or not article.source_name:
+        return article.authors
+    return (Person(article.source_name),)
+
+
 def _entry_updated(stored: Stored) -> datetime:
     """An entry's ``updated``: never before its ``published`` (some publishers send that)."""
     published = stored.article.published or stored.article.first_seen
@@ -207,7 +215,7 @@ def _add_entry(fg: FeedGenerator, stored: Stored, conversion: str | None) -> Non
     entry.updated(_entry_updated(stored))
     if published:
         entry.published(published)
-    authors = [_person(p, c) for p in article.authors]
+    authors = [_person(p, c) for p in _bylines(article)]
     if authors:
         entry.author(authors)
     for contributor in article.contributors:
@@ -288,7 +296,7 @@ def render_rss(spec: FeedSpec, base_url: str, author: str, empty_updated: dateti
     for entry, stored in zip(fg.entry(), spec.entries, strict=True):
         article = stored.article
         entry.guid(entry_id(stored.source_id, article.key), permalink=False)
-        names = [_person(p, c)["name"] for p in article.authors]
+        names = [_person(p, c)["name"] for p in _bylines(article)]
         if names:
             entry.dc.dc_creator(names)
         if article.enclosures:
@@ -343,7 +351,7 @@ def render_json_feed(spec: FeedSpec, base_url: str, author: str, empty_updated: 
         item["date_published"] = _json_date(article.published or article.first_seen)
         item["date_modified"] = _json_date(_entry_updated(stored))
         authors = []
-        for person in article.authors:
+        for person in _bylines(article):
             p = _person(person, c)
             authors.append({"name": p["name"], **({"url": p["uri"]} if "uri" in p else {})})
         if authors:

@@ -420,3 +420,23 @@ def test_index_links_the_health_feed_once_it_exists(tmp_path: Path) -> None:
     _, doc = _index(config)
     assert doc.xpath("//a[@href='health.atom']")
     assert doc.xpath("//head/link[@rel='alternate'][@href='health.atom']")
+
+
+def test_the_source_line_is_the_byline_of_an_entry_without_authors() -> None:
+    """A page's 来源 line names who an entry is by when the page names no author, in every
+    format; with authors, they are the byline."""
+    from feeds.render import render_atom
+
+    agency = _stored(authors=(), source_name="新华社", enclosures=())
+    spec = FeedSpec("sources", "src", "源", [agency])
+    atom = etree.fromstring(render_atom(spec, BASE, "feeds", NOW))
+    assert [n.text for n in atom.iterfind(f"{ATOM}entry/{ATOM}author/{ATOM}name")] == ["新华社"]
+    assert_valid_atom(render_atom(spec, BASE, "feeds", NOW), BASE + spec.relative_path)
+    rss = etree.fromstring(render_rss(spec, BASE, "feeds", NOW))
+    assert [n.text for n in rss.iter(f"{DC}creator")] == ["新华社"]
+    item = json.loads(render_json_feed(spec, BASE, "feeds", NOW))["items"][0]
+    assert item["authors"] == [{"name": "新华社"}]
+    named = FeedSpec("sources", "src", "源", [_stored(source_name="新华社")])
+    atom = etree.fromstring(render_atom(named, BASE, "feeds", NOW))
+    assert [n.text for n in atom.iterfind(f"{ATOM}entry/{ATOM}author/{ATOM}name")] == [
+        "王晓", "编辑"]
