@@ -180,23 +180,6 @@ def recording_metrics() -> Any:
     return sys.modules.get("feeds.metrics")
 
 
-def check_service_config(config: Config) -> list[str]:
-    """Problems the schema cannot see but the service must refuse (bad cron expressions)."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    problems = []
-    for source in config.sources:
-        if source.cron:
-            try:
-                CronTrigger.from_crontab(source.cron, timezone=config.timezone(source))
-            except ValueError as e:
-                problems.append(
-                    f"sources[{source.id}].cron: {source.cron!r} is not a crontab expression "
-                    f"(minute hour day month weekday, e.g. '*/15 * * * *'): {e}"
-                )
-    return problems
-
-
 # -- the lock --------------------------------------------------------------------------------
 
 
@@ -528,7 +511,7 @@ class Service:
                 log.error("  %s", config_problem)
             return False
         old = self.config
-        problems = check_service_config(new)
+        problems = []
         if new.store_path != old.store_path or new.output_dir != old.output_dir:
             problems.append("store.path and output.dir cannot change while running; restart")
         if problems:
@@ -642,11 +625,6 @@ def run_service(
     if feeds_log.getEffectiveLevel() > logging.INFO:
         # A service logs one line per poll; -v only adds debug output.
         feeds_log.setLevel(logging.INFO)
-    problems = check_service_config(config)
-    if problems:
-        for problem in problems:
-            log.error("%s: %s", config_path, problem)
-        return EXIT_CONFIG
     flags = _Signals()
     _install_signals(flags)
     try:

@@ -292,7 +292,11 @@ class Store:
             url = text
         else:
             path = Path(text)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"cannot create the store's directory {path.parent}: "
+                                 f"{e.strerror or e}; point store.path somewhere else") from e
             url = f"sqlite:///{path}"
         engine = sa.create_engine(url)
         if engine.dialect.name == "sqlite":

@@ -431,3 +431,12 @@ def test_a_story_keyed_by_url_keeps_that_key_when_its_guid_becomes_unique(store:
     assert _poll(store, _rss(*both)) == (2, 0, 0)
     assert _poll(store, _rss(both[1])) == (0, 0, 1)
     assert len(store.latest("s", 10)) == 2
+
+
+def test_a_store_path_under_a_file_is_a_store_error(tmp_path: Path) -> None:
+    """A store path whose directory cannot exist (a file is in the way) raises StoreError
+    naming that directory, not a bare OSError."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="afile"):
+        Store.open(blocker / "x.db")
