@@ -33,6 +33,8 @@ def parse_feed_date(
         except ValueError:
             value = None
         if value is None:
+            value = _plain_rfc822(text)  # the commonest form, and the cheapest test
+        if value is None:
             digits = text.translate(_DIGITS)
             if _ABSOLUTE.fullmatch(digits):
                 # 2021/06/07 10:22, 2024-5-1 8:00:00, 2024年5月1日 08:00: local time unless
@@ -41,8 +43,6 @@ def parse_feed_date(
                 # impossible 2021/13/07 is None.
                 local = _absolute(digits, tz, datetime.now(UTC))
                 return _plausible(local) if local is not None else None
-        if value is None:
-            value = _plain_rfc822(text)
         if value is None:
             if text.endswith("-0000"):
                 text = text[:-5] + "+0000"  # RFC 2822 "unknown zone"; feeds mean UTC by it
