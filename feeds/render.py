@@ -32,6 +32,7 @@ from feedgen.feed import FeedGenerator
 from feeds import PROJECT_URL, __version__
 from feeds.extract.chinese import convert
 from feeds.model import Article, Person, Stored
+from feeds.urls import without_tracking
 
 ID_NAMESPACE = uuid.UUID("6f1c1d0e-4c55-4f3e-9a51-8a5d1e0b7c21")
 _NAMESPACE_BYTES = ID_NAMESPACE.bytes
@@ -203,7 +204,7 @@ def _add_entry(fg: FeedGenerator, stored: Stored, conversion: str | None) -> Non
     entry.id(entry_id(stored.source_id, article.key))
     entry.title(xml_safe(convert(article.title, c)) or "(untitled)")
     if article.url:
-        entry.link(href=article.url, rel="alternate", type="text/html")
+        entry.link(href=without_tracking(article.url), rel="alternate", type="text/html")
     for enclosure in article.enclosures:
         link: dict[str, Any] = {"href": enclosure.url, "rel": "enclosure"}
         if enclosure.type:
@@ -335,7 +336,7 @@ def render_json_feed(spec: FeedSpec, base_url: str, author: str, empty_updated: 
         article = stored.article
         item: dict[str, Any] = {"id": entry_id(stored.source_id, article.key)}
         if article.url:
-            item["url"] = article.url
+            item["url"] = without_tracking(article.url)
         item["title"] = xml_safe(convert(article.title, c)) or "(untitled)"
         content = xml_safe(convert(article.content_html or "", c))
         summary = xml_safe(convert(article.summary or "", c))

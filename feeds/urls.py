@@ -61,6 +61,25 @@ def canonical_url(url: str, base: str | None = None) -> str:
     return urlunsplit((scheme, host, path, urlencode(query, doseq=True), ""))
 
 
+def without_tracking(url: str) -> str:
+    """``url`` as written but for its tracking parameters (``utm_*``, ``spm``, ``fbclid``...),
+    for the links readers follow. ``from``, a tracker on some sites, selects content on
+    others and stays."""
+    if "?" not in url:
+        return url
+    parts = urlsplit(url)
+    pairs = parts.query.split("&")
+    kept = [pair for pair in pairs if not _tracking(pair.split("=", 1)[0])]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+def _tracking(name: str) -> bool:
+    name = name.lower()
+    return name != "from" and (name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES))
+
+
 def is_private_host(host: str) -> bool:
     """True if ``host`` resolves to a loopback, private, link-local or reserved address."""
     try:

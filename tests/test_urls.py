@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from feeds.urls import TRACKING_PARAMS, TRACKING_PREFIXES, canonical_url, join_url
+import pytest
+
+from feeds.urls import TRACKING_PARAMS, TRACKING_PREFIXES, canonical_url, join_url, without_tracking
 
 PIECES = ["a", "B", "/", "?", "#", ";", ":", "@", ".", "..", "%2F", " ", "\t", "\n", "\x01",
           "é", "[", "]", "\\", "=", "&", "-", "0", "//", "\u3000", "\x7f", "ｆ", "utm_x=1"]
@@ -52,3 +54,16 @@ def test_common_cases() -> None:
     assert canonical_url("https://site.example/news/1.html#top") == "https://site.example/news/1.html"
     assert canonical_url("https://site.example") == "https://site.example/"
     assert canonical_url("HTTP://Example.COM:80/a?utm_source=x&id=3#top") == "http://example.com/a?id=3"
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://a.cn/x.html", "https://a.cn/x.html"),
+    ("https://a.cn/x.html?utm_source=weixin&utm_medium=social&spm=a1.b2", "https://a.cn/x.html"),
+    ("https://a.cn/x?id=3&utm_source=x#part", "https://a.cn/x?id=3#part"),
+    ("https://a.cn/x?from=20&fbclid=9", "https://a.cn/x?from=20"),
+    ("https://a.cn/x?q=%E4%B8%AD&UTM_Campaign=z", "https://a.cn/x?q=%E4%B8%AD"),
+])
+def test_links_readers_follow_lose_only_tracking_parameters(url: str, expected: str) -> None:
+    """without_tracking drops utm_*/spm/fbclid and keeps every other parameter as written,
+    ``from`` (content-selecting on some sites) and the fragment included."""
+    assert without_tracking(url) == expected
