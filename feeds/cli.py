@@ -19,7 +19,7 @@ from rich.rule import Rule
 from rich.table import Table
 
 from feeds import __version__
-from feeds.config import DEFAULT_CONFIG, Config, load_config
+from feeds.config import DEFAULT_CONFIG, Config, Source, load_config
 from feeds.errors import ConfigError, LockedError, StoreError
 
 if TYPE_CHECKING:
@@ -105,14 +105,19 @@ def _open_store(config: Config) -> Store:
         _store_exit(f"cannot open the store {config.store_path}: {e}")
 
 
-def make_fetcher(config: Config) -> Fetcher:
-    from feeds.fetch import Fetcher
+def make_fetcher(config: Config, *, polite: bool = False) -> Fetcher:
+    """A fetcher with the config's limits; ``polite``: also its per-host ones (per_host,
+    host_delay), for commands that fetch from many sources as a poll does."""
+    from feeds.fetch import Fetcher, HostLimiter
 
+    limiter = HostLimiter(config.defaults.per_host,
+                          config.defaults.host_delay.total_seconds()) if polite else None
     return Fetcher(
         base_dir=Path(config.base_dir),
         timeout=config.defaults.timeout.total_seconds(),
         max_bytes=config.defaults.max_bytes,
         max_redirects=config.defaults.max_redirects,
+        limiter=limiter,
     )
 
 
@@ -277,7 +282,8 @@ def run(config_path: Path, once: bool, workers: int | None, serve_too: bool, hos
 @cli.command()
 @verbose_option
 @click.option("--live", is_flag=True,
-              help="Also fetch every source's test_urls and report rules that have rotted.")
+              help="Also fetch and read every enabled source, and its test_urls, and report "
+                   "sources and rules that have rotted.")
 @click.pass_obj
 def check(config_path: Path, live: bool) -> None:
     """Validate the configuration and list every problem."""
@@ -291,25 +297,66 @@ def check(config_path: Path, live: bool) -> None:
 
 
 def _check_live(config: Config) -> None:
-    from feeds.sources.page import check_test_urls
+    from feeds.sources.page import check_sources, check_test_urls
 
-    fetcher = make_fetcher(config)
+    fetcher = make_fetcher(config, polite=True)
+    now = datetime.now(UTC)
     try:
-        outcomes = check_test_urls(config, fetcher, datetime.now(UTC))
+        sources = check_sources(config, fetcher, now)
+        outcomes = check_test_urls(config, fetcher, now)
     finally:
         fetcher.close()
-    if not outcomes:
-        console.print("no source lists test_urls; nothing to check live", highlight=False)
-        return
+    for checked in sources:
+        if checked.ok:
+            console.print(f"[green]ok[/] {checked.source_id}: {checked.items} items from "
+                          f"{checked.url}", highlight=False)
+        else:
+            console.print(f"[bold red]FAILED[/] {checked.source_id}: {checked.url}",
+                          highlight=False)
+            console.print(f"    {checked.problem}", highlight=False, markup=False)
+    failed_sources = sum(1 for o in sources if not o.ok)
+    console.print(f"{len(sources)} source(s), {failed_sources} failed", highlight=False)
     for outcome in outcomes:
         mark = "[green]ok[/]" if outcome.ok else "[bold red]FAILED[/]"
         console.print(f"{mark} {outcome.source_id}: {outcome.url}", highlight=False)
         for problem in outcome.problems:
             console.print(f"    {problem}", highlight=False, markup=False)
     failed = sum(1 for o in outcomes if not o.ok)
-    console.print(f"{len(outcomes)} test URL(s), {failed} failed", highlight=False)
-    if failed:
+    if outcomes:
+        console.print(f"{len(outcomes)} test URL(s), {failed} failed", highlight=False)
+    else:
+        console.print("no source lists test_urls", highlight=False)
+    if failed or failed_sources:
         sys.exit(EXIT_SOURCES_FAILED)
+
+
+def _is_location(text: str) -> bool:
+    return "://" in text or text.startswith("file:")
+
+
+def _preview_target(config_path: Path, source_or_url: str) -> tuple[Config, Source]:
+    """The config and the source `feeds preview` shows: a configured one, or one made for a
+    URL or an existing file. Anything else is a usage error, with the id it likely meant."""
+    from feeds.config import _did_you_mean
+
+    named = not _is_location(source_or_url) and not Path(source_or_url).exists()
+    config = _load(config_path) if config_path.exists() or named else Config()
+    try:
+        return config, config.source(source_or_url)
+    except KeyError:
+        pass
+    if _is_location(source_or_url):
+        return config, Source(id="preview", page=source_or_url)
+    if Path(source_or_url).exists():
+        # Typed on the command line: relative to where the user is, as for `feeds add`.
+        return config, Source(id="preview", page=str(Path(source_or_url).resolve()))
+    if (Path(config.base_dir) / source_or_url).exists():
+        return config, Source(id="preview", page=source_or_url)
+    hint = _did_you_mean(source_or_url, [s.id for s in config.sources])
+    if not hint and "." in source_or_url and "/" not in source_or_url[:1]:
+        hint = f" (a URL starts with its scheme: 'https://{source_or_url}')"
+    raise click.BadParameter(f"no source {source_or_url!r}{hint}; nor is it a URL or a file",
+                             param_hint="SOURCE_OR_URL")
 
 
 @cli.command()
@@ -320,17 +367,11 @@ def _check_live(config: Config) -> None:
 @click.pass_obj
 def preview(config_path: Path, source_or_url: str, articles: int) -> None:
     """Show what a source (or any URL) would give, without storing anything."""
-    from feeds.config import Source
     from feeds.errors import SourceError
     from feeds.sources.page import article_fields
     from feeds.sources.page import preview as run_preview
 
-    config = _load(config_path) if config_path.exists() or source_or_url.isidentifier() \
-        else Config()
-    try:
-        source = config.source(source_or_url)
-    except KeyError:
-        source = Source(id="preview", page=source_or_url)
+    config, source = _preview_target(config_path, source_or_url)
     fetcher = make_fetcher(config)
     try:
         result = run_preview(source, config, fetcher, datetime.now(UTC), articles)
@@ -340,24 +381,32 @@ def preview(config_path: Path, source_or_url: str, articles: int) -> None:
     finally:
         fetcher.close()
     listing = result.listing
-    if listing is not None:
+    if listing is None:
+        how = "the feed" + (f" ({result.feed_kind})" if result.feed_kind != "feed" else "")
+    else:
         how = {"rules": "the source's items: rules", "feed": f"its advertised feed "
-               f"{listing.feed_url}", "json-ld": "JSON-LD", "auto": "automatic detection"}
-        console.print(f"{source.location}: {len(listing.items) or len(result.articles)} items "
-                      f"via {how.get(listing.method, listing.method)}", highlight=False)
+               f"{listing.feed_url}", "json-ld": "JSON-LD", "auto": "automatic detection"
+               }.get(listing.method, listing.method)
+    notes = []
+    if result.filtered:
+        notes.append(f"{result.filtered} dropped by the source's filter")
+    if len(result.items) < result.count:
+        notes.append(f"the newest {len(result.items)} listed")
+    console.print(f"{source.location}: {result.count} items via {how}"
+                  + (f"; {'; '.join(notes)}" if notes else ""), highlight=False)
+    if result.items:
         table = Table(show_header=True)
         for column in ("#", "date", "title", "url"):
             table.add_column(column)
-        for number, item in enumerate(listing.items, 1):
+        for number, item in enumerate(result.items, 1):
             table.add_row(str(number), item.date.isoformat() if item.date else "-",
                           item.title or "", item.url)
-        if listing.items:
-            console.print(table)
-        if listing.proposed is not None and source.items is None:
-            rules = listing.proposed
-            console.print(f"equivalent rules: items: {{each: {rules.each!r}, link: "
-                          f"{rules.link!r}" + (f", date: {rules.date!r}" if rules.date else "")
-                          + "}", highlight=False, markup=False)
+        console.print(table)
+    if listing is not None and listing.proposed is not None and source.items is None:
+        rules = listing.proposed
+        console.print(f"equivalent rules: items: {{each: {rules.each!r}, link: "
+                      f"{rules.link!r}" + (f", date: {rules.date!r}" if rules.date else "")
+                      + "}", highlight=False, markup=False)
     for skipped in result.errors:
         err_console.print(f"skipped {skipped.url}: {skipped.reason}", highlight=False,
                           markup=False)
@@ -380,7 +429,9 @@ def preview(config_path: Path, source_or_url: str, articles: int) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the draft; change nothing.")
 @click.pass_obj
 def add(config_path: Path, url: str, ident: str | None, dry_run: bool) -> None:
-    """Write a draft source for URL into the config: its feed, or page rules."""
+    """Write a draft source for URL into the config: its feed, or page rules.
+
+    Refused when the URL, the feed it advertises or the id is configured already."""
     from feeds.config import parse_config
     from feeds.errors import SourceError
     from feeds.sources.page import draft_source, insert_source

@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -869,14 +869,31 @@ def article_fields(article: Article) -> list[tuple[str, str]]:
 # -- rule-writing tools: preview, add, check --live ---------------------------------------------
 
 
+# Feed entries a preview lists (newest first); the rest are counted.
+PREVIEW_ITEMS = 30
+# The kind of feed a document's root element names (RFC 4287 Atom, RSS 2.0, RSS 1.0 / RDF).
+FEED_ROOTS = {b"rss": "RSS", b"feed": "Atom", b"rdf": "RSS 1.0"}
+# What may stand before a document's root element: the XML declaration, processing
+# instructions (xml-stylesheet), comments and a doctype (RSS 0.91's, with or without a subset).
+_PROLOG = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>)",
+                     re.DOTALL | re.IGNORECASE)
+_ROOT = re.compile(rb"\s*<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
+
+
 @dataclass(frozen=True)
 class Preview:
     """What a source would give, without storing anything."""
 
     source: Source
-    listing: Listing | None
-    articles: tuple[Article, ...]
+    listing: Listing | None  # None when the source (or the URL) is a feed itself
+    articles: tuple[Article, ...]  # shown in full
     errors: tuple[Skipped, ...] = ()
+    # As a reader would meet them: a page's items in page order, a feed's entries newest
+    # first (after the source's filter), up to PREVIEW_ITEMS of ``count``.
+    items: tuple[Item, ...] = ()
+    count: int = 0
+    feed_kind: str | None = None  # "RSS", "Atom", "RSS 1.0", "JSON Feed": the URL is a feed
+    filtered: int = 0  # feed entries the source's filter drops
 
 
 def _fetch_source_page(source: Source, config: Config, fetcher: Fetcher) -> Response:
@@ -887,26 +904,109 @@ def _fetch_source_page(source: Source, config: Config, fetcher: Fetcher) -> Resp
     )
 
 
-def _looks_like_feed(body: bytes) -> bool:
-    head = body.lstrip()[:500].lower()
-    if b"<html" in head:
-        return False
-    return any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf"))
+def feed_kind(body: bytes) -> str | None:
+    """The kind of feed ``body`` is by its content, whatever type the server sent, or None.
+
+    A JSON body counts as a JSON Feed: parse_feed then says so if it lacks the jsonfeed.org
+    version. XML is judged by its root element, after any prolog (a stylesheet, comments).
+    """
+    head = body[:65536]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = head.decode("utf-16", "replace").encode("utf-8")
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    if head.lstrip()[:1] == b"{":
+        return "JSON Feed"
+    position = 0
+    while prolog := _PROLOG.match(head, position):
+        position = prolog.end()
+    root = _ROOT.match(head, position)
+    if root is not None:
+        return FEED_ROOTS.get(root.group(1).lower())
+    # Not well-formed at the start (junk before the root): the tags near it decide.
+    start = head.lstrip()[:500].lower()
+    if b"<html" in start:
+        return None
+    return next((kind for tag, kind in ((b"<rss", "RSS"), (b"<feed", "Atom"),
+                                        (b"<rdf:rdf", "RSS 1.0")) if tag in start), None)
+
+
+def _feed_entries(source: Source, config: Config, response: Response, fetcher: Fetcher,
+                  now: datetime, store: Store) -> Sequence[Article]:
+    """A feed's articles as a poll reads them (:func:`feeds.poll.collect_feed`), without the
+    full text: the caller fetches article pages only for what it shows.
+
+    ``store`` is where collect_feed would look up known keys: pass an empty one
+    (``Store.open("sqlite://")``, in memory), so every entry is new, as on a first poll.
+    """
+    from feeds.poll import Collected, collect_feed
+
+    plain = source.model_copy(update={"full_text": False})
+    collected = collect_feed(plain, config, response, fetcher, store, now)
+    return collected.articles if isinstance(collected, Collected) else collected
+
+
+def source_filter(source: Source) -> Callable[[Article], bool]:
+    """Whether an article passes the source's ``filter``: the rule its published feed applies
+    (:meth:`feeds.topics.Rule.of_filter`)."""
+    spec = source.filter
+    if spec is None or not (spec.include or spec.exclude):
+        return lambda article: True
+    from feeds.topics import Rule, RuleSet, field_texts
+
+    rules = RuleSet([Rule.of_filter(source.id, spec)])
+    return lambda article: bool(rules.evaluate(source.id, article.language,
+                                               field_texts(article)))
+
+
+def _newest_first(article: Article) -> tuple[bool, float]:
+    when = article.published or article.updated
+    return (when is None, -when.timestamp() if when else 0.0)
+
+
+def _feed_preview(source: Source, config: Config, fetcher: Fetcher, now: datetime, shown: int,
+                  entries: Sequence[Article], *, full_text: bool, allow_file: bool,
+                  listing: Listing | None = None, kind: str | None = None) -> Preview:
+    """A feed's entries newest first, what the filter keeps, and the newest ``shown`` of them
+    with the full text a poll would fetch (fill_full_text, for those only: a preview must not
+    fetch every article page of a feed)."""
+    keeps = source_filter(source)
+    ordered = sorted(entries, key=_newest_first)
+    kept = [a for a in ordered if keeps(a)]
+    first = kept[:max(shown, 1)]
+    if full_text:
+        # Full text can hold a word the filter drops: it is matched on what is stored.
+        first = [a for a in fill_full_text(source, config, first, fetcher, None, now,
+                                           allow_file=allow_file) if keeps(a)]
+    items = tuple(Item(a.url or a.key, a.title, a.published or a.updated)
+                  for a in kept[:PREVIEW_ITEMS])
+    return Preview(source, listing, tuple(first), items=items, count=len(kept), feed_kind=kind,
+                   filtered=len(ordered) - len(kept))
 
 
 def preview(source: Source, config: Config, fetcher: Fetcher, now: datetime,
             articles: int = 1) -> Preview:
-    """The items of ``source`` and the full fields of its first ``articles`` articles."""
+    """The items of ``source`` and the full fields of its first ``articles`` articles.
+
+    A feed (a ``url:`` source, or any URL whose body is one) is read as a poll reads it, its
+    ``full_text`` and ``filter`` applied; a page as its listing rules or detection give it.
+    """
     response = _fetch_source_page(source, config, fetcher)
     allow_file = _is_local_url(response.url)
-    if source.kind == "feed" or _looks_like_feed(response.body):
-        context = FeedContext(source.id, response.url, config.timezone(source), source.language,
-                              source.convert)
-        parsed = parse_feed(response.body, context, response.content_type)
-        return Preview(source, None, tuple(parsed.articles[:max(articles, 1) * 50]))
+    kind = feed_kind(response.body)
+    if source.kind == "feed" or kind:
+        store = Store.open("sqlite://")
+        try:
+            entries = _feed_entries(source, config, response, fetcher, now, store)
+        finally:
+            store.close()
+        return _feed_preview(source, config, fetcher, now, articles, entries,
+                             full_text=source.full_text, allow_file=allow_file,
+                             kind=kind or "feed")
     listing = list_items(source, config, response, fetcher, now)
     if listing.method == "feed":
-        return Preview(source, listing, listing.feed_articles)
+        # collect_page fills every advertised feed's summaries from the article pages.
+        return _feed_preview(source, config, fetcher, now, articles, listing.feed_articles,
+                             full_text=True, allow_file=allow_file, listing=listing)
     out: list[Article] = []
     errors: list[Skipped] = []
     for item in listing.items:
@@ -918,7 +1018,8 @@ def preview(source: Source, config: Config, fetcher: Fetcher, now: datetime,
             errors.append(Skipped(item.url, e.message))
             if len(errors) >= 3:
                 break
-    return Preview(source, listing, tuple(out), tuple(errors))
+    return Preview(source, listing, tuple(out), tuple(errors), items=listing.items,
+                   count=len(listing.items))
 
 
 def _slug(url: str) -> str:
@@ -935,29 +1036,65 @@ def _yaml_scalar(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _place(location: str, fetcher: Fetcher) -> str:
+    """The form two sources' locations are compared in: a URL normalized as import-opml
+    compares them, a path resolved (relative to the config's directory)."""
+    if _is_local_url(location):
+        return fetcher.local_path(location).resolve().as_uri()
+    from feeds.opml import normalize_url
+
+    return normalize_url(location)
+
+
+def _configured(config: Config, fetcher: Fetcher) -> dict[str, Source]:
+    return {_place(s.location, fetcher): s for s in config.sources if s.location}
+
+
+def _refuse_duplicate(url: str, found: Source | None, what: str = "") -> None:
+    if found is not None:
+        raise SourceError(found.id, url, f"{what}already configured as {found.id!r} "
+                          f"({found.location}); see `feeds preview {found.id}`")
+
+
 def draft_source(url: str, config: Config, fetcher: Fetcher, now: datetime,
                  ident: str | None = None) -> tuple[str, str]:
     """A draft source entry for ``url`` as YAML lines, and a one-line note on how it was found.
 
     An advertised feed wins; else the page with rules proposed by automatic detection, or with
-    none when automatic detection works but no simple rules reproduce it.
+    none when automatic detection works but no simple rules reproduce it. Raises SourceError
+    when the URL (after redirects), the feed it advertises or the id ``ident`` is configured
+    already: a second source would poll the same thing twice.
     """
-    taken = {s.id for s in config.sources}
+    configured = _configured(config, fetcher)
+    _refuse_duplicate(url, configured.get(_place(url, fetcher)))
+    taken = {s.id: s for s in config.sources}
+    if ident is not None and ident in taken:
+        raise SourceError(ident, url, f"id {ident!r} is already configured (for "
+                          f"{taken[ident].location}); choose another --id")
     base_id = ident or _slug(url)
     source_id, counter = base_id, 2
     while source_id in taken:
         source_id, counter = f"{base_id}-{counter}", counter + 1
     probe = Source(id=source_id, page=url)
     response = _fetch_source_page(probe, config, fetcher)
+    if response.url != url:
+        _refuse_duplicate(url, configured.get(_place(response.url, fetcher)),
+                          f"it redirects to {response.url}, ")
     lines = [f"  - id: {_yaml_scalar(source_id)}"]
-    if _looks_like_feed(response.body):
+    kind = feed_kind(response.body)
+    if kind:
+        context = FeedContext(source_id, response.url, config.timezone(probe))
+        parsed = parse_feed(response.body, context, response.content_type)  # a feed it reads
         lines.append(f"    url: {_yaml_scalar(url)}")
-        return "\n".join(lines) + "\n", "the URL is a feed"
+        return ("\n".join(lines) + "\n",
+                f"the URL is a feed ({kind}, {len(parsed.articles)} entries)")
     html, _ = decode_html(response.body, response.content_type)
     listing = parse_listing(html, response.url, rules=None, tz=config.timezone(probe), now=now,
                             allow_file=_is_local_url(response.url), source_id=source_id)
     title = one_line(parse_html(html).findtext(".//title"))
     if listing.method == "feed" and listing.feed_url:
+        _refuse_duplicate(url, configured.get(_place(listing.feed_url, fetcher)),
+                          f"its feed {listing.feed_url} is ")
         lines.append(f"    url: {_yaml_scalar(listing.feed_url)}   # advertised by {url}")
         note = f"the page advertises a feed: {listing.feed_url}"
     else:
@@ -1059,4 +1196,54 @@ def check_test_urls(config: Config, fetcher: Fetcher, now: datetime,
             if test.contains is not None and test.contains not in (article.text or ""):
                 problems.append(f"text does not contain {test.contains!r}")
             outcomes.append(TestOutcome(source.id, test.url, tuple(problems)))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """One source fetched and read live, as a poll reads it, storing nothing."""
+
+    source_id: str
+    url: str
+    items: int = 0
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def check_sources(config: Config, fetcher: Fetcher, now: datetime,
+                  sources: Sequence[Source] | None = None) -> list[SourceOutcome]:
+    """Fetch every enabled source once and read it as a poll would: a feed parsed, a page's
+    listing (its rules, its advertised feed, its next pages). No article page is fetched and
+    nothing is stored; give ``fetcher`` the config's per-host limits, as a poll's has."""
+    outcomes = []
+    store = Store.open("sqlite://")  # collect_feed's known keys: none, as on a first poll
+    try:
+        for source in sources if sources is not None else config.sources:
+            if not source.enabled:
+                continue
+            # As poll_source does: page sources obey robots.txt unless they opt out.
+            view = fetcher.obeying_robots() if source.kind == "page" and source.robots \
+                else fetcher
+            try:
+                response = _fetch_source_page(source, config, view)
+                if source.kind == "feed":
+                    count = len(_feed_entries(source, config, response, view, now, store))
+                else:
+                    listing = list_items(source, config, response, view, now)
+                    count = len(listing.items) or len(listing.feed_articles)
+            except SourceError as e:
+                outcomes.append(SourceOutcome(source.id, source.location, problem=e.message))
+                continue
+            except Exception as e:  # as in a poll: a bug costs this source's line, not the rest
+                log.exception("%s: unexpected error while checking %s", source.id,
+                              source.location)
+                outcomes.append(SourceOutcome(source.id, source.location,
+                                              problem=f"internal error: {e!r}"))
+                continue
+            outcomes.append(SourceOutcome(source.id, source.location, count))
+    finally:
+        store.close()
     return outcomes
