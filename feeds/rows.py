@@ -267,7 +267,10 @@ def upsert_rows(cur: Any, sql: Mapping[str, str], marker: str, source_id: str,
             unchanged += 1
     # One executemany each: the statement is prepared once for the whole batch.
     if inserts:
-        cur.executemany(sql["insert"], inserts)
+        # Last in the document first: the store's order (sort_ts, then the later stored
+        # first) then keeps the publisher's order among entries of one time, such as
+        # undated ones (first seen together) or date-only ones.
+        cur.executemany(sql["insert"], inserts[::-1])
     if updates:
         cur.executemany(sql["update"], updates)
     if inserts or updates:

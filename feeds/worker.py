@@ -160,9 +160,10 @@ def ingest(path: str, body: bytes, context: FeedContext, content_type: str | Non
 def first_entries(source_id: str, articles: Sequence[Article], now: datetime, limit: int
                   ) -> list[Stored]:
     """:func:`feeds.rows.latest_from_file` right after ``articles`` were stored as the first
-    of their source: newest first by sort_ts (published, else first seen), the later stored
-    first among equals (the store's id order); first seen ``now``. tests/test_worker.py
-    holds the two equal."""
+    of their source: newest first by sort_ts (published, else first seen), the earlier in
+    the document first among equals (rows.upsert_rows stores them last first; the store
+    orders equals by id, later first); first seen ``now``. tests/test_worker.py holds the
+    two equal."""
     from dataclasses import replace
 
     from feeds.model import Stored
@@ -172,7 +173,7 @@ def first_entries(source_id: str, articles: Sequence[Article], now: datetime, li
         unique.setdefault(article.key, article)  # as rows.upsert_rows stores them
     now_ts = now.timestamp()
     order = sorted(enumerate(unique.values()), reverse=True, key=lambda pair: (
-        pair[1].published.timestamp() if pair[1].published else now_ts, pair[0]))
+        pair[1].published.timestamp() if pair[1].published else now_ts, -pair[0]))
     return [Stored(source_id, replace(article, first_seen=now))
             for _, article in order[:limit]]
 

@@ -440,3 +440,12 @@ def test_a_store_path_under_a_file_is_a_store_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(StoreError, match="afile"):
         Store.open(blocker / "x.db")
+
+
+def test_entries_of_one_time_keep_the_publishers_order(store: Store) -> None:
+    """Undated entries, first seen together, come out in the feed's own order, newest
+    (first) first; so do entries sharing one date."""
+    body = _rss(("g1", "https://a.example/1", "First"), ("g2", "https://a.example/2", "Second"),
+                ("g3", "https://a.example/3", "Third"))
+    _poll(store, body)
+    assert [s.article.title for s in store.latest("s", 10)] == ["First", "Second", "Third"]
