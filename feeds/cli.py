@@ -308,8 +308,10 @@ def _check_live(config: Config) -> None:
         fetcher.close()
     for checked in sources:
         if checked.ok:
-            console.print(f"[green]ok[/] {checked.source_id}: {checked.items} items from "
-                          f"{checked.url}", highlight=False)
+            moved = f"; moved to {checked.moved_to}, update the config" if checked.moved_to \
+                else ""
+            console.print(f"[green]ok[/] {checked.source_id}: {_items(checked.items)} from "
+                          f"{checked.url}{moved}", highlight=False)
         else:
             console.print(f"[bold red]FAILED[/] {checked.source_id}: {checked.url}",
                           highlight=False)
@@ -328,6 +330,10 @@ def _check_live(config: Config) -> None:
         console.print("no source lists test_urls", highlight=False)
     if failed or failed_sources:
         sys.exit(EXIT_SOURCES_FAILED)
+
+
+def _items(count: int) -> str:
+    return f"{count} item" if count == 1 else f"{count} items"
 
 
 def _is_location(text: str) -> bool:
@@ -392,7 +398,7 @@ def preview(config_path: Path, source_or_url: str, articles: int) -> None:
         notes.append(f"{result.filtered} dropped by the source's filter")
     if len(result.items) < result.count:
         notes.append(f"the newest {len(result.items)} listed")
-    console.print(f"{source.location}: {result.count} items via {how}"
+    console.print(f"{source.location}: {_items(result.count)} via {how}"
                   + (f"; {'; '.join(notes)}" if notes else ""), highlight=False)
     if result.items:
         table = Table(show_header=True)
@@ -467,8 +473,9 @@ def add(config_path: Path, url: str, ident: str | None, dry_run: bool) -> None:
     temporary = config_path.with_name(config_path.name + ".tmp")
     temporary.write_text(updated, encoding="utf-8")
     os.replace(temporary, config_path)
-    console.print(f"added to {config_path}; check it with `feeds preview "
-                  f"{entry.split('id:', 1)[1].split()[0]}`", highlight=False)
+    added = entry.split("id:", 1)[1].split()[0].strip('"')
+    console.print(f"added to {config_path}; check it with `feeds preview {added}`",
+                  highlight=False)
 
 
 def _when(value: datetime | None) -> str:

@@ -206,6 +206,23 @@ def test_preview_of_a_feed_url_lists_its_items(tmp_path: Path, http_server: Loca
     assert "title: Story 3 about Qingdao" in out
 
 
+def test_preview_of_a_page_source_applies_its_filter(tmp_path: Path, http_server: LocalServer
+                                                      ) -> None:
+    """An article of a page source that the filter drops is not shown as what it gives."""
+    page = http_server.add("/list.html", listing(http_server), headers=HTML_TYPE)
+    for n in range(1, 5):
+        http_server.add(f"/news/2024/06/0{n}/a{n}.html", article_page(n), headers=HTML_TYPE)
+    config = write_config(tmp_path, f"""  - id: news
+    page: {page}
+    filter: {{exclude: ["第1篇"]}}
+""")
+    result = invoke(config, "preview", "news")
+    assert result.exit_code == 0, result.output
+    assert "dropped by the source's filter" in result.output
+    assert "title: Story 1 about" not in result.output
+    assert "title: Story 2 about Qingdao" in result.output
+
+
 # -- 3: a mistyped source id ---------------------------------------------------------------
 
 
@@ -277,6 +294,18 @@ def test_add_refuses_a_page_whose_feed_is_configured(tmp_path: Path, http_server
     assert config.read_text(encoding="utf-8") == before
 
 
+def test_add_refuses_a_url_that_redirects_to_a_source(tmp_path: Path,
+                                                      http_server: LocalServer) -> None:
+    """A URL that redirects to a configured source is refused, naming that source."""
+    serve_feed_site(http_server)
+    moved = http_server.add("/old.rss", status=301,
+                            headers={"Location": http_server.url("/summary.rss")})
+    config = write_config(tmp_path, summary_source(http_server))
+    result = invoke(config, "add", moved)
+    assert result.exit_code != 0
+    assert "redirects to" in result.output and "already configured as 'summary'" in result.output
+
+
 # -- 5: check --live fetches every source ----------------------------------------------------
 
 
@@ -300,6 +329,7 @@ def test_check_live_parses_every_source(tmp_path: Path, http_server: LocalServer
     assert result.exit_code == 1, result.output
     out = result.output
     assert "ok summary: 3 items" in out
+    assert "moved to" not in out
     assert "ok auto: 4 items" in out
     assert "FAILED rotted:" in out and "selectors match nothing" in out
     assert "switched-off" not in out

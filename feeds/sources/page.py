@@ -1007,16 +1007,26 @@ def preview(source: Source, config: Config, fetcher: Fetcher, now: datetime,
         # collect_page fills every advertised feed's summaries from the article pages.
         return _feed_preview(source, config, fetcher, now, articles, listing.feed_articles,
                              full_text=True, allow_file=allow_file, listing=listing)
+    keeps = source_filter(source)
     out: list[Article] = []
     errors: list[Skipped] = []
+    filtered = 0
     for item in listing.items:
         if len(out) >= articles:
             break
         try:
-            out.append(fetch_article(source, config, fetcher, item, now, allow_file))
+            article = fetch_article(source, config, fetcher, item, now, allow_file)
         except SourceError as e:
             errors.append(Skipped(item.url, e.message))
             if len(errors) >= 3:
+                break
+            continue
+        if keeps(article):
+            out.append(article)
+        else:  # a page's items are known to the filter only once their pages are read
+            filtered += 1
+            errors.append(Skipped(item.url, "dropped by the source's filter"))
+            if filtered >= 3:
                 break
     return Preview(source, listing, tuple(out), tuple(errors), items=listing.items,
                    count=len(listing.items))
@@ -1207,6 +1217,7 @@ class SourceOutcome:
     url: str
     items: int = 0
     problem: str | None = None
+    moved_to: str | None = None  # a permanent redirect: the config should say where to
 
     @property
     def ok(self) -> bool:
@@ -1243,7 +1254,8 @@ def check_sources(config: Config, fetcher: Fetcher, now: datetime,
                 outcomes.append(SourceOutcome(source.id, source.location,
                                               problem=f"internal error: {e!r}"))
                 continue
-            outcomes.append(SourceOutcome(source.id, source.location, count))
+            outcomes.append(SourceOutcome(source.id, source.location, count,
+                                          moved_to=response.moved_to))
     finally:
         store.close()
     return outcomes
