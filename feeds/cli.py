@@ -343,7 +343,7 @@ def _is_location(text: str) -> bool:
 def _preview_target(config_path: Path, source_or_url: str) -> tuple[Config, Source]:
     """The config and the source `feeds preview` shows: a configured one, or one made for a
     URL or an existing file. Anything else is a usage error, with the id it likely meant."""
-    from feeds.config import _did_you_mean
+    from feeds.config import did_you_mean
 
     named = not _is_location(source_or_url) and not Path(source_or_url).exists()
     config = _load(config_path) if config_path.exists() or named else Config()
@@ -358,7 +358,7 @@ def _preview_target(config_path: Path, source_or_url: str) -> tuple[Config, Sour
         return config, Source(id="preview", page=str(Path(source_or_url).resolve()))
     if (Path(config.base_dir) / source_or_url).exists():
         return config, Source(id="preview", page=source_or_url)
-    hint = _did_you_mean(source_or_url, [s.id for s in config.sources])
+    hint = did_you_mean(source_or_url, [s.id for s in config.sources])
     if not hint and "." in source_or_url and "/" not in source_or_url[:1]:
         hint = f" (a URL starts with its scheme: 'https://{source_or_url}')"
     raise click.BadParameter(f"no source {source_or_url!r}{hint}; nor is it a URL or a file",

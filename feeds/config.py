@@ -462,7 +462,7 @@ class Config(Strict):
         return self.defaults.allow_private
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -561,7 +561,7 @@ def _problems_from(error: ValidationError, file: str, lines: _Lines) -> list[Con
         kind = item["type"]
         if kind == "extra_forbidden":
             key = str(loc[-1])
-            hint = _did_you_mean(key, _field_names(Config, loc[:-1]))
+            hint = did_you_mean(key, _field_names(Config, loc[:-1]))
             message = f"unknown key{hint}"
         elif kind == "missing":
             message = "required key is missing"
@@ -620,7 +620,7 @@ def _extra_checks(data: dict[str, Any], file: str, lines: _Lines, base_dir: Path
                             file,
                             lines.line(["topics", t_index, key, s_index]),
                             f"topics[{t_index}].{key}[{s_index}]",
-                            f"unknown source {sid!r}{_did_you_mean(sid, ids)}",
+                            f"unknown source {sid!r}{did_you_mean(sid, ids)}",
                         )
                     )
     for index, source in _items(data, "sources"):
