@@ -353,8 +353,74 @@ def headline(tree: lxml_html.HtmlElement, meta: Meta) -> str:
     if isinstance(headline, str) and headline.strip():
         return headline.strip()
     if meta.title_tag:
-        return split_title(meta.title_tag, tree)
-    return headings[0] if headings else ""
+        from_title = split_title(meta.title_tag, tree)
+        # Many government CMSs put only the site name in <title> on every article
+        # (``<title>某某市人民政府</title>``): a <title> that no heading of the page shows
+        # loses to a longer headline shown in the page.
+        parts = [compact(p) for p in title_parts(meta.title_tag)]
+        if compact(from_title) not in heading_texts(tree):
+            in_page = compact(page_headline(tree, parts))
+            # A headline that shares a part with <title> (``原创``+headline, headline+site)
+            # means <title> names the article: it stays, as before. But a lone site name
+            # opens many notices: ``某某市人民政府关于…的通知`` under ``<title>某某市人民政府``.
+            agrees = any(part in in_page or in_page in part for part in parts)
+            if len(parts) == 1 and len(in_page) >= 1.5 * len(parts[0]):
+                agrees = False
+            if len(in_page) > len(compact(from_title)) and not agrees:
+                return page_headline(tree, parts)
+        return from_title
+    return headings[0] if headings else page_headline(tree, [])
+
+
+def title_parts(title: str) -> list[str]:
+    """The parts of a ``<title>`` split at its separators: ``标题_频道_站名``."""
+    return [p.strip() for p in _TITLE_SEPARATORS.split(title) if p.strip()]
+
+
+_LINK_TARGET = re.compile(r"^\s*(?:#|javascript:|$)")
+
+
+def _links_elsewhere(element: Any) -> bool:
+    """True if ``element`` holds a link to another page (a list entry, not a headline)."""
+    return any(not _LINK_TARGET.match(a.get("href") or "") for a in element.iter("a"))
+
+
+def _holds_heading(element: Any) -> bool:
+    """True for a wrapper (``div#ArticleTitle`` around the headline and the date line)."""
+    return any(isinstance(inner.tag, str) and heading_level(inner) >= 2
+               for inner in element.iterdescendants())
+
+
+def _looks_like_headline(text: str) -> bool:
+    """Long enough for a headline, short enough not to be a paragraph."""
+    han = len(_HAN.findall(text))
+    # A paragraph that a heading class wraps ends like a sentence; a headline does not.
+    return (han >= 6 or len(text) >= 15) and len(text) <= 120 and not text.endswith(("。", "，"))
+
+
+def page_headline(tree: lxml_html.HtmlElement, not_these: list[str]) -> str:
+    """The headline as the page shows it, whatever ``<title>`` says: the first ``<h1>`` that
+    reads like a headline, else the first heading-class element (``div.bt``, ``.title``;
+    not a logo or the navigation), else the first ``<h2>``. Texts in ``not_these`` (the
+    parts of ``<title>``: the site name) and elements linking elsewhere do not count."""
+    excluded = {compact(t) for t in not_these}
+    body = tree.find("body")
+    best, best_level = "", 0
+    for element in (body if body is not None else tree).iter():
+        if not isinstance(element.tag, str) or element.tag in SKIP_TAGS:
+            continue
+        level = heading_level(element)
+        if level < 2:
+            continue
+        # ``<h1>`` beats a heading class, which beats ``<h2>``/``<h3>``; ties: the first.
+        rank = 3 if level == 3 else 2 if element.tag not in _HEADING_TAGS else 1
+        if rank <= best_level:
+            continue
+        text = " ".join(element.text_content().split())
+        if _looks_like_headline(text) and compact(text) not in excluded and \
+                not _links_elsewhere(element) and not _holds_heading(element):
+            best, best_level = text, rank
+    return best
 
 
 def find_in_text(text: str, title: str) -> re.Match[str] | None:

@@ -690,6 +690,20 @@ def _without_feed_links(html: str) -> str:
 # -- articles --------------------------------------------------------------------------------
 
 
+def _names_the_site(page_title: str, listed: str) -> bool:
+    """True if the title an article page gives is the site's name, not this item's headline:
+    short, much shorter than the listing's title and sharing few of its characters, or
+    opening it (``某某市人民政府`` for ``某某市人民政府关于…的通知``). Pages whose ``<title>``
+    is only the site name, and that show their headline in no element the extractor
+    recognises, give every item of a feed the same title; the listing has them right."""
+    page, wanted = "".join(page_title.split()), "".join(listed.split())
+    if not page or len(page) > 16 or len(wanted) < 1.5 * len(page) or not _long_enough(listed):
+        return False
+    if page in wanted:
+        return True
+    return len(set(page) & set(wanted)) < 0.5 * len(set(page))
+
+
 def article_from(item: Item, extracted: Extracted, source: Source, url: str | None = None
                  ) -> Article:
     """The Article of one item: the page's fields first, the listing's as fallback.
@@ -697,7 +711,10 @@ def article_from(item: Item, extracted: Extracted, source: Source, url: str | No
     ``url`` is the public address of an item read from a local copy.
     """
     conversion = source.convert
-    title = extracted.title or convert(clean_text(one_line(item.title)), conversion) or item.url
+    listed = convert(clean_text(one_line(item.title)), conversion)
+    title = extracted.title or listed or item.url
+    if extracted.title and listed and _names_the_site(extracted.title, listed):
+        title = listed
     listing_summary = convert(clean_text(item.summary), conversion) if item.summary else ""
     summary = extracted.summary or listing_summary or shorten(extracted.text, SUMMARY_CHARS)
     return Article(
