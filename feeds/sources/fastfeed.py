@@ -36,6 +36,10 @@ ATOM_FEED = {f"{ATOM}{n}" for n in ("id", "title", "subtitle", "link", "updated"
                                      "generator", "icon", "logo", "rights", "category", "entry")}
 ATOM_PERSON = {f"{ATOM}{n}" for n in ("name", "email", "uri")}
 TEXT_TYPES = {None: "text/plain", "text": "text/plain", "html": "text/html"}
+# feedparser's reading of an RSS person ("press@x.org (Press Office)"), in
+# feedparser.mixin._sync_author_detail: the first address-like run is the email, the rest the name.
+_EMAIL = re.compile(r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|"
+                    r"(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?")
 _DECLARATION = re.compile(rb"^<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._-]+)[\"']")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
                           remove_comments=True, remove_pis=True)
@@ -124,6 +128,12 @@ def _rss(root: etree._Element, url: str) -> dict[str, Any]:
             if tag in feed:
                 raise Decline
             feed[tag] = _plain(child)
+        elif tag == "managingEditor":
+            # The feed's author, for items naming none.
+            if "authors" in feed:
+                raise Decline
+            person = _rss_person(_plain(child))
+            feed["authors"] = [person] if person else []
     if feed.get("link"):
         feed["link"] = join_url(url, feed["link"])  # as feedparser resolves it
     return {"version": "rss20", "bozo": False, "feed": feed, "entries": entries}
@@ -189,6 +199,21 @@ def _rss_item(item: etree._Element, url: str) -> dict[str, Any]:
     return entry
 
 
+def _rss_person(value: str) -> dict[str, str]:
+    """An RSS person element's text as feedparser splits it into name and email."""
+    match = _EMAIL.search(value)
+    if not match:
+        return {"name": value} if value else {}
+    email = match.group(0)
+    name = value.replace(email, "").replace("()", "").replace("<>", "").strip()
+    if name.startswith("("):
+        name = name[1:]
+    if name.endswith(")"):
+        name = name[:-1]
+    name = name.strip()
+    return {"name": name, "email": email} if name else {"email": email}
+
+
 def _plain_text(element: etree._Element) -> str:
     text = element.text or ""
     if "<" in text or "&" in text:
@@ -231,9 +256,24 @@ def _atom(root: etree._Element, url: str) -> dict[str, Any]:
             rel = child.get("rel", "alternate")
             if rel == "alternate" and "link" not in feed:
                 feed["link"] = join_url(url, child.get("href") or "")
+        elif tag == f"{ATOM}author":
+            # The feed's authors, for entries naming none (RFC 4287 4.2.1).
+            feed.setdefault("authors", []).append(_atom_person(child))
     if "link" not in feed:
         raise Decline  # feedparser falls back to the feed id, in its own way
     return {"version": "atom10", "bozo": False, "feed": feed, "entries": entries}
+
+
+def _atom_person(element: etree._Element) -> dict[str, Any]:
+    _only(element, ATOM_PERSON)
+    person: dict[str, Any] = {}
+    for part in element:
+        name = part.tag[len(ATOM):]
+        key = "href" if name == "uri" else name
+        if key in person:
+            raise Decline
+        person[key] = _plain(part)
+    return person
 
 
 def _atom_entry(element: etree._Element, url: str) -> dict[str, Any]:
@@ -270,17 +310,9 @@ def _atom_entry(element: etree._Element, url: str) -> dict[str, Any]:
         elif tag in ("published", "updated"):
             _date(entry, tag, child)
         elif tag == "author":
-            _only(child, ATOM_PERSON)
-            person: dict[str, Any] = {}
-            for part in child:
-                name = part.tag[len(ATOM):]
-                key = "href" if name == "uri" else name
-                if key in person:
-                    raise Decline
-                person[key] = _plain(part)
             if "authors" in entry:
                 raise Decline
-            entry["authors"] = [person]
+            entry["authors"] = [_atom_person(child)]
         elif tag == "category":
             if set(child.attrib) - {"term", "scheme", "label"} or len(child):
                 raise Decline

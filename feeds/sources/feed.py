@@ -9,11 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mimetypes
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
+from urllib.parse import urlsplit
 
 from feeds.errors import ParseError
 from feeds.extract.chinese import clean_text, convert
@@ -27,6 +29,14 @@ log = logging.getLogger(__name__)
 
 SUMMARY_CHARS = 600
 HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
+# Media types of files feeds attach that Python's own table lacks; theirs is used otherwise
+# (mimetypes.MimeTypes() without /etc/mime.types, so the guess is the same on every machine).
+MEDIA_TYPES = {".m4a": "audio/mp4", ".m4b": "audio/mp4", ".oga": "audio/ogg",
+               ".ogg": "audio/ogg", ".opus": "audio/ogg", ".flac": "audio/flac",
+               ".m4v": "video/mp4", ".mkv": "video/x-matroska", ".webp": "image/webp",
+               ".epub": "application/epub+zip"}
+# A media:thumbnail no larger than this (both sides) is a person's avatar, not the item's.
+AVATAR_PIXELS = 64
 
 
 @dataclass(frozen=True)
@@ -156,9 +166,19 @@ def _json_feed(body: bytes, context: FeedContext) -> dict[str, Any]:
         "version": "json1",
         "feed": {"title": _json_str(data.get("title")),
                  "link": _json_str(data.get("home_page_url")),
-                 "language": _json_str(data.get("language"))},
+                 "language": _json_str(data.get("language")),
+                 "authors": _json_authors(data)},
         "entries": entries,
     }
+
+
+def _json_authors(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A feed's or an item's authors: 1.1's ``authors``, else 1.0's single ``author``."""
+    authors = data.get("authors")
+    if not isinstance(authors, list):
+        authors = [data.get("author")]
+    return [{"name": _json_str(a.get("name")) or "", "href": _json_str(a.get("url"))}
+            for a in authors if isinstance(a, dict)]
 
 
 def _json_str(value: Any) -> str | None:
@@ -172,9 +192,6 @@ def _json_id(value: Any) -> str | None:
 
 
 def _json_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    authors = item.get("authors")
-    if not isinstance(authors, list):  # 1.0 had a single "author"
-        authors = [item.get("author")]
     tags = item.get("tags")
     tags = tags if isinstance(tags, list) else []
     attachments = item.get("attachments")
@@ -190,8 +207,7 @@ def _json_item(item: Mapping[str, Any]) -> dict[str, Any]:
         "content": content,
         "published": _json_str(item.get("date_published")),
         "updated": _json_str(item.get("date_modified")),
-        "authors": [{"name": _json_str(a.get("name")) or "", "href": _json_str(a.get("url"))}
-                    for a in authors if isinstance(a, dict)],
+        "authors": _json_authors(item),
         "tags": [{"term": t} for t in tags if isinstance(t, str)],
         "enclosures": [{"href": _json_str(a.get("url")), "type": _json_str(a.get("mime_type")),
                         "length": _json_id(a.get("size_in_bytes"))}
@@ -222,10 +238,12 @@ def _finish(parsed: Mapping[str, Any], context: FeedContext, body: bytes,
     guid_counts = Counter(e.get("id") for e in entries if e.get("id"))
     links = [_link(e, context.url) for e in entries]
     link_counts = Counter(links)
+    feed_authors = _feed_persons(feed.get("authors") or (), context.convert)
     articles: list[Article] = []
     seen: set[str] = set()
     for entry, link in zip(entries, links, strict=True):
-        article = _article(entry, context, language, guid_counts, link_counts, link, literal)
+        article = _article(entry, context, language, guid_counts, link_counts, link, literal,
+                           feed_authors)
         if article is None or article.key in seen:
             continue
         seen.add(article.key)
@@ -302,6 +320,53 @@ def _persons(items: Iterable[Mapping[str, Any]], conversion: str | None) -> tupl
     return tuple(out)
 
 
+def _feed_persons(items: Iterable[Mapping[str, Any]], conversion: str | None
+                  ) -> tuple[Person, ...]:
+    """The feed's own authors (Atom feed ``author``, JSON Feed ``author(s)``, RSS channel
+    ``managingEditor``, ``itunes:author``, ``dc:creator``), for entries that name none.
+
+    Only named ones, and without their email: feedparser gives a channel's author the
+    ``itunes:owner`` address (meant for the podcast directory, not for readers), and this
+    person is copied onto every entry."""
+    return _persons(({"name": i.get("name"), "href": i.get("href")} for i in items
+                     if i.get("name")), conversion)
+
+
+def _guess_type(url: str) -> str | None:
+    """The media type a URL's file extension suggests (the query does not count)."""
+    path = urlsplit(url).path
+    dot = path.rfind(".")
+    if dot < 0 or "/" in path[dot:]:
+        return None
+    extension = path[dot:].lower()
+    return MEDIA_TYPES.get(extension) or _mime_table().guess_type("x" + extension,
+                                                                  strict=False)[0]
+
+
+_MIME_TABLE: list[mimetypes.MimeTypes] = []
+
+
+def _mime_table() -> mimetypes.MimeTypes:
+    if not _MIME_TABLE:
+        _MIME_TABLE.append(mimetypes.MimeTypes())
+    return _MIME_TABLE[0]
+
+
+def _enclosure(url: str, kind: Any, length: Any) -> Enclosure:
+    # RSS 2.0 requires the type and Atom readers need one; a file a podcast host links
+    # without it is named by its extension (RFC 4287 4.2.7.3 makes it advisory anyway).
+    kind = kind.strip() if isinstance(kind, str) else None
+    return Enclosure(url=url, type=kind or _guess_type(url) or "application/octet-stream",
+                     length=int(length) if str(length or "").isdigit() else None)
+
+
+def _media_kind(media: Mapping[str, Any]) -> tuple[str, str]:
+    """(medium, type) of a Media RSS ``media:content``, lower case, a missing type guessed."""
+    medium = str(media.get("medium") or "").strip().lower()
+    kind = str(media.get("type") or "").strip().lower()
+    return medium, kind or (_guess_type(str(media.get("url") or "")) or "")
+
+
 def _enclosures(entry: Mapping[str, Any], base: str) -> tuple[Enclosure, ...]:
     out: list[Enclosure] = []
     for item in entry.get("enclosures", []):
@@ -311,26 +376,71 @@ def _enclosures(entry: Mapping[str, Any], base: str) -> tuple[Enclosure, ...]:
         url = join_url(base, href)
         if not url.startswith(("http://", "https://")) or any(e.url == url for e in out):
             continue
-        length = item.get("length")
-        out.append(
-            Enclosure(
-                url=url,
-                type=item.get("type") or None,
-                length=int(length) if str(length or "").isdigit() else None,
-            )
-        )
+        out.append(_enclosure(url, item.get("type"), item.get("length")))
+    if out:
+        return tuple(out)
+    # Media RSS (video sites, news agencies) attaches its audio and video as media:content,
+    # alone or as the alternatives of a media:group, which feedparser lists alike.
+    for media in entry.get("media_content", []):
+        medium, kind = _media_kind(media)
+        if not media.get("url") or not (medium in ("audio", "video")
+                                        or kind.startswith(("audio/", "video/"))):
+            continue
+        url = join_url(base, media["url"])
+        if url.startswith(("http://", "https://")) and all(e.url != url for e in out):
+            out.append(_enclosure(url, media.get("type"), media.get("filesize")))
     return tuple(out)
+
+
+def _is_avatar(media: Mapping[str, Any]) -> bool:
+    """A thumbnail showing who posted (GitHub's 30-pixel avatars), not what was posted."""
+    sizes = [str(media.get(side) or "") for side in ("width", "height")]
+    small = all(s.isdigit() and int(s) <= AVATAR_PIXELS for s in sizes)
+    return small or "avatar" in str(media.get("url") or "").lower()
 
 
 def _images(
     entry: Mapping[str, Any], enclosures: Iterable[Enclosure], base: str
 ) -> tuple[Image, ...]:
-    urls: list[str] = []
-    for media in (*entry.get("media_content", []), *entry.get("media_thumbnail", [])):
-        if media.get("url") and media.get("medium", "image") == "image":
-            urls.append(join_url(base, media["url"]))
+    media_images = []
+    for media in entry.get("media_content", []):
+        medium, kind = _media_kind(media)
+        # A media:content is an image only when it says so (or its file does): YouTube's
+        # has no medium and is the Flash player.
+        if medium == "image" or (medium in ("", "image") and kind.startswith("image/")):
+            media_images.append(media)
+    thumbnails = list(entry.get("media_thumbnail", []))
+    # The item's own pictures first (images[0] is what readers show), avatars last.
+    ordered = [*media_images, *(t for t in thumbnails if not _is_avatar(t)),
+               *(t for t in thumbnails if _is_avatar(t))]
+    urls = [join_url(base, m["url"]) for m in ordered if m.get("url")]
     urls += [e.url for e in enclosures if (e.type or "").startswith("image/")]
     return tuple(Image(url=u) for u in dict.fromkeys(urls) if u.startswith(("http://", "https://")))
+
+
+def _is_html(detail: Mapping[str, Any]) -> bool:
+    kind = (detail.get("type") or "text/html").lower()
+    return any(t in kind for t in HTML_TYPES)
+
+
+def _body(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The text construct that is the entry's body.
+
+    The richest HTML among the content and the summary: feedparser also files plain-text
+    descriptions of attached media (``media:description``, ``itunes:summary``) under
+    ``content``, and those must not replace the post's HTML (a toot's image alt text, a
+    podcast's plain summary beside its show notes). Plain text only when nothing is HTML;
+    at equal length the content wins.
+    """
+    contents: list[Mapping[str, Any]] = [c for c in entry.get("content", []) if c.get("value")]
+    summary: Mapping[str, Any] = entry.get("summary_detail") or {}
+    candidates = [*contents, summary] if summary.get("value") else contents
+    html = [c for c in candidates if _is_html(c)]
+    if html:
+        return max(html, key=lambda c: len(c["value"]))
+    if contents:
+        return max(contents, key=lambda c: len(c["value"]))
+    return summary or None
 
 
 def _article(
@@ -341,22 +451,14 @@ def _article(
     link_counts: Counter[str | None],
     link: str | None,
     literal: bool = False,
+    feed_authors: tuple[Person, ...] = (),
 ) -> Article | None:
     conversion = context.convert
     base = link or context.url
     title = _construct(entry, "title", conversion, literal)
-    contents = [c for c in entry.get("content", []) if c.get("value")]
-    # The richest HTML alternative wins (feeds often carry a text and an HTML version).
-    if len(contents) > 1:
-        contents.sort(key=lambda c: (any(t in (c.get("type") or "") for t in HTML_TYPES),
-                                     len(c.get("value", ""))), reverse=True)
     summary_detail = entry.get("summary_detail") or {}
-    if contents:
-        raw_html, content_base = _html_of(contents[0])
-    elif summary_detail.get("value"):
-        raw_html, content_base = _html_of(summary_detail)
-    else:
-        raw_html, content_base = "", None
+    body = _body(entry)
+    raw_html, content_base = _html_of(body) if body else ("", None)
     # xml:base wins. feedparser reports the document's own URL as the base when there is no
     # xml:base; the entry's link is the better base then (a feed served from a CDN or
     # feedburner holds links relative to the site), and a local file's URL is no base at all.
@@ -389,8 +491,10 @@ def _article(
         digest = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()[:24]
         key = f"sha256:{digest}"
         alt_keys = tuple(k[:2000] for k in (stripped, canonical) if k)
+    # An entry naming no author is the feed's (or, copied from another feed, its source's).
     authors = _persons(entry.get("authors") or ([entry["author_detail"]] if entry.get(
-        "author_detail") else []), conversion)
+        "author_detail") else []), conversion) or _feed_persons(
+        (entry.get("source") or {}).get("authors") or (), conversion) or feed_authors
     enclosures = _enclosures(entry, base)
     updated = parse_feed_date(entry.get("updated"), entry.get("updated_parsed"), context.timezone)
     # RSS 1.0's dc:date and an Atom entry with only <updated> give one date: the publication.
