@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
@@ -196,6 +197,64 @@ def _entry_updated(stored: Stored) -> datetime:
     return max(updated, published) if published else updated
 
 
+# A picture in content as a reader shows it: an <img> or a <video> poster. The content was
+# written by nh3 (feeds.sanitize): attributes double-quoted, `"` escaped inside them.
+_CONTENT_PICTURE = re.compile(r'<(?:img|video)\b([^>"]*(?:"[^"]*"[^>"]*)*)>')
+_PICTURE_URL = re.compile(r'\s(?:src|poster)="([^"]*)"')
+# A tracking pixel (WordPress.com's, FeedBurner's) is no picture to a reader.
+_PIXEL = re.compile(r'\s(?:width|height)="[01]"')
+# A person's picture (GitHub's avatars.githubusercontent.com, Gravatar's /avatar/, Mastodon's
+# /accounts/avatars/) says who posted, not what: no picture to lead an entry with.
+_AVATAR = re.compile(r"(?i)[/.]avatars?[/.]")
+
+
+def _resolved(base: str | None, url: str) -> str:
+    try:
+        return urljoin(base or "", url.strip())
+    except ValueError:
+        return url
+
+
+def lead_image(article: Article, content: str, conversion: str | None) -> str:
+    """The entry's first picture (``article.images``, from media:thumbnail or media:content)
+    as HTML to put above ``content``; "" when the content shows a picture already.
+
+    Atom and RSS have no field for an entry's picture (JSON Feed's ``image`` is not shown by
+    every reader), so a YouTube video or a Mastodon post with media would show none. The
+    picture is never one the content holds already (URLs compared resolved), nor an avatar.
+    """
+    if not article.images:
+        return ""
+    held: set[str] = set()
+    if "<img" in content or "<video" in content:
+        for match in _CONTENT_PICTURE.finditer(content):
+            found = _PICTURE_URL.search(match.group(1))
+            if found is None:
+                continue
+            if not _PIXEL.search(match.group(1)):
+                return ""
+            held.add(_resolved(article.url, html.unescape(found.group(1))))
+    for image in article.images:
+        url = xml_safe(_resolved(article.url, image.url))
+        if (url.startswith(("http://", "https://")) and url not in held
+                and not _AVATAR.search(url)):
+            alt = xml_safe(convert(image.caption or "", conversion))
+            return f'<p><img src="{html.escape(url)}" alt="{html.escape(alt)}"></p>'
+    return ""
+
+
+def _with_lead_image(article: Article, content: str, summary: str,
+                     conversion: str | None) -> str:
+    """``content`` with :func:`lead_image` on top; an entry with only a summary gets the
+    picture above the summary's text."""
+    lead = lead_image(article, content, conversion)
+    if not lead:
+        return content
+    if content:
+        return lead + content
+    return lead + ("<p>" + html.escape(summary, quote=False) + "</p>" if summary else "")
+
+
 def _add_entry(fg: FeedGenerator, stored: Stored, conversion: str | None) -> None:
     article: Article = stored.article
     entry = _Entry()
@@ -231,6 +290,7 @@ def _add_entry(fg: FeedGenerator, stored: Stored, conversion: str | None) -> Non
         # RFC 4287 §4.1.1: an entry needs an alternate link or content; feedgen raises
         # without one, which would stop every feed from being written.
         content = "<p>" + html.escape(summary or xml_safe(convert(article.title, c))) + "</p>"
+    content = _with_lead_image(article, content, summary, c)
     if content:
         entry.content(content, type="html")
     if summary:
@@ -340,6 +400,7 @@ def render_json_feed(spec: FeedSpec, base_url: str, author: str, empty_updated: 
         item["title"] = xml_safe(convert(article.title, c)) or "(untitled)"
         content = xml_safe(convert(article.content_html or "", c))
         summary = xml_safe(convert(article.summary or "", c))
+        content = _with_lead_image(article, content, summary, c)
         # JSON Feed 1.1: an item must have content_html or content_text.
         if content:
             item["content_html"] = content

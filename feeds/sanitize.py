@@ -190,7 +190,7 @@ def _embedded_page(src: str | None, base: str | None) -> str | None:
 
 # Players whose embed URL has a page of its own that a reader would rather open.
 _YOUTUBE_EMBED = re.compile(
-    r"https?://(?:www\.|m\.)?youtube(?:-nocookie)?\.com/(?:embed|v)/([\w-]{6,})(?:[?&#]|\Z)")
+    r"https?://(?:www\.|m\.)?youtube(?:-nocookie)?\.com/(?:embed|v)/([\w-]+)(?:[?&#]|\Z)")
 _BILIBILI_PLAYER = re.compile(r"https?://player\.bilibili\.com/player\.html\?(.*)\Z")
 _VIMEO_PLAYER = re.compile(r"https?://player\.vimeo\.com/video/(\d+)(?:[?#]|\Z)")
 # What a link to an embed says when its host is a known player (by host name suffix).

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
+from datetime import UTC, datetime
 
+import feedparser
 import pytest
+from atomcheck import problems
+from lxml import etree
 
+from feeds.model import Article, Image, Stored
+from feeds.render import FeedSpec, lead_image, render_atom, render_json_feed, render_rss
 from feeds.sanitize import DATA_IMAGE_LIMIT, sanitize_html
 
 BASE = "https://e.example/post/"
@@ -114,3 +121,79 @@ def test_disguised_data_links_are_dropped(href: str) -> None:
     """A data: link is dropped however its scheme is spelled (case, entities, tabs)."""
     out = sanitize_html(f'<a href="{href}">x</a>', BASE)
     assert out == '<a rel="noopener noreferrer">x</a>'
+
+
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+FEEDS = "http://localhost:8080/"
+
+
+def _spec(**changes: object) -> FeedSpec:
+    fields: dict[str, object] = {
+        "key": "k1", "url": "https://m.example/@u/1", "canonical_url": None, "title": "Toot",
+        "content_html": "<p>Real toot text</p>", "summary": "Real toot text", "published": NOW,
+        "first_seen": NOW,
+        "images": (Image("https://files.m.example/media/0.png", caption='a "cat" & co'),),
+    }
+    fields.update(changes)
+    article = Article(**fields)  # type: ignore[arg-type]
+    return FeedSpec("sources", "src", "Source", [Stored("src", article)])
+
+
+def _contents(spec: FeedSpec) -> tuple[str, str, str]:
+    """The entry's HTML content as Atom, RSS and JSON Feed give it, each checked valid."""
+    atom = render_atom(spec, FEEDS, "feeds", NOW)
+    assert problems(atom, self_url=FEEDS + "sources/src.atom") == []
+    rss = render_rss(spec, FEEDS, "feeds", NOW)
+    parsed = feedparser.parse(rss)
+    assert not parsed.bozo and parsed.version == "rss20"
+    document = json.loads(render_json_feed(spec, FEEDS, "feeds", NOW))
+    assert document["version"] == "https://jsonfeed.org/version/1.1"
+    item = document["items"][0]
+    assert isinstance(item["id"], str) and "content_text" not in item
+    atom_content = etree.fromstring(atom).findtext("{http://www.w3.org/2005/Atom}entry/"
+                                                   "{http://www.w3.org/2005/Atom}content")
+    rss_content = etree.fromstring(rss).findtext(
+        "channel/item/{http://purl.org/rss/1.0/modules/content/}encoded")
+    return atom_content or "", rss_content or "", item["content_html"]
+
+
+def test_entry_image_leads_the_content_in_every_format() -> None:
+    """An entry's media image shows above content that has none, alt from its caption."""
+    lead = ('<p><img src="https://files.m.example/media/0.png" alt="a &quot;cat&quot; &amp; co">'
+            '</p>')
+    assert _contents(_spec()) == (lead + "<p>Real toot text</p>",) * 3
+
+
+def test_summary_only_entry_gets_the_image_and_its_text() -> None:
+    """An entry with no content (a YouTube video) gets its thumbnail above its summary."""
+    spec = _spec(content_html=None, summary="line one & two",
+                 images=(Image("https://i1.ytimg.com/vi/v1/hqdefault.jpg"),))
+    html_content = ('<p><img src="https://i1.ytimg.com/vi/v1/hqdefault.jpg" alt=""></p>'
+                    "<p>line one &amp; two</p>")
+    assert _contents(spec) == (html_content,) * 3
+
+
+def test_image_in_content_is_not_repeated() -> None:
+    """Content that shows a picture (its URL relative or not) gets no second one."""
+    content = '<p>t</p><p><img src="https://m.example/media/0.png" alt=""></p>'
+    spec = _spec(content_html=content, images=(Image("https://m.example/media/0.png"),))
+    assert _contents(spec) == (content,) * 3
+    relative = _spec(content_html='<img src="/media/0.png" width="1">',
+                     images=(Image("https://m.example/media/0.png"),)).entries[0].article
+    assert lead_image(relative, relative.content_html or "", None) == ""
+    poster = ('<video controls="" poster="https://x.example/p.jpg" '
+              'src="https://x.example/v.mp4"></video>')
+    assert _contents(_spec(content_html=poster)) == (poster,) * 3
+
+
+def test_pixel_and_avatar_are_no_pictures() -> None:
+    """A tracking pixel does not count as a picture; an avatar is never the lead image."""
+    pixel = '<p>t</p><img src="https://pixel.wp.com/b.gif?x=1&amp;y=2" width="1" height="1">'
+    spec = _spec(content_html=pixel, images=(
+        Image("https://pixel.wp.com/b.gif?x=1&y=2"),
+        Image("https://0.gravatar.com/avatar/abc?s=96"),
+        Image("https://cdn.example/photo.jpg")))
+    lead = '<p><img src="https://cdn.example/photo.jpg" alt=""></p>'
+    assert _contents(spec) == (lead + pixel,) * 3
+    avatar_only = _spec(images=(Image("https://avatars.githubusercontent.com/u/1?s=60&v=4"),))
+    assert _contents(avatar_only) == ("<p>Real toot text</p>",) * 3
