@@ -17,7 +17,7 @@ from feeds.config import parse_config
 from feeds.extract.article import Extracted, extract_article
 from feeds.fetch import Fetcher
 from feeds.poll import poll_source
-from feeds.sources.page import Item, article_from
+from feeds.sources.page import Item, article_from, parse_listing
 from feeds.store import Store
 
 NOW = datetime(2024, 5, 2, 4, 0, tzinfo=UTC)
@@ -118,3 +118,109 @@ def test_gov_feed_entries_have_their_own_titles(tmp_path: Path,
     assert result.new == len(NOTICES), result
     titles = sorted(s.article.title for s in store.iter_articles(["gov"]))
     assert titles == sorted(NOTICES)
+
+
+# -- 2. the page's own list, not a 热点排行 sidebar ------------------------------------------------
+
+
+def gov_listing(main_rows: int, side_heading: str, side_rows: int) -> str:
+    """A government channel page: a main list beside a sidebar box whose heading names it,
+    both with dated rows, the classes pinyin abbreviations as such sites write them."""
+    main = "".join(f"<li><a href='./2024/t{i}.html'>{NOTICES[i % 4]}（第{i}号）</a>"
+                   f"<span>2024-04-{20 - i:02d}</span></li>" for i in range(main_rows))
+    side = "".join(f"<li><a href='/art/hot/t{i}.html'>全市一季度经济运行情况新闻发布会"
+                   f"第{i}场举行</a><span>2024-04-0{i % 9 + 1}</span></li>"
+                   for i in range(side_rows))
+    return (f"<html><head><meta charset='utf-8'><title>通知公告_{SITE}</title></head><body>"
+            f"<div class='dh'><ul><li><a href='/'>首页</a></li></ul></div>"
+            f"<div class='zl'><h2>通知公告</h2><div class='lb'><ul>{main}</ul></div></div>"
+            f"<div class='yl'><div class='djph'><div class='tit'>{side_heading}</div>"
+            f"<ul>{side}</ul></div></div></body></html>")
+
+
+def auto_titles(html: str, url: str = "http://gov.example.cn/tzgg/") -> list[str]:
+    listing = parse_listing(html, url, rules=None, tz=SHANGHAI, now=NOW, allow_file=False)
+    assert listing.method == "auto"
+    return [item.title or "" for item in listing.items]
+
+
+def test_main_list_beats_a_longer_hot_sidebar() -> None:
+    """A 点击排行 box with more dated rows than the main list does not win."""
+    titles = auto_titles(gov_listing(8, "点击排行", 10))
+    assert len(titles) == 8
+    assert all("第" in t and "号" in t for t in titles)
+
+
+def test_short_main_list_beats_a_hot_sidebar() -> None:
+    """Even a main list of 4 notices beats a 热点新闻 sidebar of 9 (a quiet channel)."""
+    titles = auto_titles(gov_listing(4, "<h3>热点新闻</h3>", 9))
+    assert len(titles) == 4
+    assert titles[0].startswith(NOTICES[0])
+
+
+def test_sidebar_without_a_furniture_heading_still_counts() -> None:
+    """A sidebar headed like any channel is not penalised: the longer list still wins."""
+    titles = auto_titles(gov_listing(3, "政策解读", 9))
+    assert len(titles) == 9
+
+
+# -- 3. the main news list, not the channel boxes beside it -------------------------------------
+
+
+def portal(boxes: int = 3) -> str:
+    """A news portal channel page: channel boxes (heading, 更多, 6 dated links each) before
+    the main list (10 items with a thumbnail, a summary and a date)."""
+    channels = ""
+    for c, name in [("gj", "国际"), ("sh", "社会"), ("ty", "体育"), ("cj", "财经")][:boxes]:
+        links = "".join(f"<li><a href='/{c}/2024-04-2{k}/doc-{c}{k}.shtml'>{name}频道"
+                        f"新闻标题第{k}条内容摘要</a><span>04-2{k}</span></li>" for k in range(6))
+        channels += (f"<div class='pd-box'><div class='pd-hd'><h3>{name}</h3>"
+                     f"<a href='/{c}/' class='gd'>更多&gt;&gt;</a></div><ul>{links}</ul></div>")
+    news = "".join(
+        f"<div class='item'><a href='/gn/2024-05-01/doc-{i}.shtml' class='pic'>"
+        f"<img src='/img/{i}.jpg'></a><div class='txt'><h2><a href='/gn/2024-05-01/doc-{i}"
+        f".shtml'>国内要闻第{i}条：多地出台新政优化营商环境</a></h2><p>有关部门表示，将进一步"
+        f"推动政策落地见效，更好满足人民群众需要，详细内容请阅读全文。</p>"
+        f"<div class='info'><span>05-01 10:2{i}</span></div></div></div>" for i in range(10))
+    return (f"<html><head><meta charset='utf-8'><title>国内新闻_某某网</title></head><body>"
+            f"<div class='c2'>{channels}</div><div class='c1'><h2>国内新闻</h2>"
+            f"<div class='items'>{news}</div></div></body></html>")
+
+
+def test_main_news_list_beats_channel_boxes() -> None:
+    """Three channel boxes (18 dated links) are three lists, and the main list wins."""
+    titles = auto_titles(portal(), "http://news.example.com/gn/")
+    assert titles == [f"国内要闻第{i}条：多地出台新政优化营商环境" for i in range(10)]
+
+
+def test_rows_of_one_list_split_over_several_uls_stay_together() -> None:
+    """One list whose rows are split into several ``<ul>``s under one heading is one list."""
+    rows = [f"<li><a href='./2024/t{i}.html'>{NOTICES[i % 4]}（第{i}号）</a>"
+            f"<span>2024-04-{20 - i:02d}</span></li>" for i in range(10)]
+    html = (f"<html><head><meta charset='utf-8'><title>通知公告_{SITE}</title></head><body>"
+            f"<div class='lb'><h2>通知公告</h2><ul>{''.join(rows[:5])}</ul><ul>"
+            f"{''.join(rows[5:])}</ul></div></body></html>")
+    assert len(auto_titles(html)) == 10
+
+
+def test_gov_channel_with_hot_sidebar_end_to_end(tmp_path: Path,
+                                                 http_server: LocalServer) -> None:
+    """A poll of a channel page beside a 点击排行 box stores the channel's notices only."""
+    html = gov_listing(4, "点击排行", 9)
+    http_server.add("/tzgg/", html, headers={"Content-Type": "text/html; charset=utf-8"})
+    for i in range(4):
+        http_server.add(f"/tzgg/2024/t{i}.html", gov_article(f"<h1>{NOTICES[i]}（第{i}号）</h1>"),
+                        headers={"Content-Type": "text/html; charset=utf-8"})
+    config = parse_config(
+        "defaults: {allow_private: true}\nstore: {path: feeds.db}\nsources:\n"
+        f"  - {{id: gov, page: '{http_server.url('/tzgg/')}'}}\n", "test.yaml", tmp_path)
+    store = Store.open(config.store_path)
+    fetcher = Fetcher(base_dir=tmp_path)
+    try:
+        result = poll_source(config.sources[0], config, fetcher, store, NOW)
+    finally:
+        fetcher.close()
+    assert result.new == 4, result
+    assert not any("/art/hot/" in r.path for r in http_server.requests)
+    titles = sorted(s.article.title for s in store.iter_articles(["gov"]))
+    assert titles == sorted(f"{NOTICES[i]}（第{i}号）" for i in range(4))

@@ -38,7 +38,7 @@ from feeds.encoding import decode_html
 from feeds.errors import FetchError, ParseError, SourceError
 from feeds.extract.article import Extracted, extract_article
 from feeds.extract.chinese import clean_text, convert
-from feeds.extract.metadata import read_meta
+from feeds.extract.metadata import read_meta, title_parts
 from feeds.fetch import Fetcher, Response
 from feeds.model import Article
 from feeds.sanitize import one_line, shorten
@@ -449,39 +449,204 @@ def _blocks(root: lxml.html.HtmlElement, url: str, tz: tzinfo, now: datetime,
             continue
         groups[_signature(anchor)].append((anchor, absolute, text))
     blocks = []
+    channel = _title_parts(root)
     for members in groups.values():
         shapes = Counter(_url_shape(absolute) for _, absolute, _ in members)
         shape = shapes.most_common(1)[0][0]
         chosen = [m for m in members if _url_shape(m[1]) == shape]
-        unique = {canonical_url(m[1]) for m in chosen}
-        if len(unique) < 3:
-            continue
         anchors = {m[0] for m in chosen}
-        items = []
-        dated = 0
-        for anchor, absolute, text in chosen:
-            element = _item_element(anchor, anchors)
-            rest = _text(element)
-            date = parse_listing_date(rest.replace(_text(anchor), " ", 1), tz, now)
-            if date is None:
-                for candidate in element.iter("time"):
-                    date = parse_listing_date(candidate.get("datetime") or _text(candidate),
-                                              tz, now)
-                    if date:
-                        break
-            dated += date is not None
-            summary = None
-            for paragraph in element.iter("p"):
-                paragraph_text = _text(paragraph)
-                if len(paragraph_text) > len(text) and anchor not in paragraph.iter("a"):
-                    summary = paragraph_text
-                    break
-            items.append(Item(absolute, text, date, summary))
-        mean_text = sum(len(i.title or "") for i in items) / len(items)
-        score = len(unique) * (1 + min(mean_text, 40) / 20) * (1 + dated / len(items))
-        blocks.append(_Block(tuple(a for a, _, _ in chosen), tuple(items), score))
+        elements = {m[0]: _item_element(m[0], anchors) for m in chosen}
+        for part in _separate_boxes(chosen, elements):
+            block = _block(part, elements, channel, tz, now)
+            if block is not None:
+                blocks.append(block)
     blocks.sort(key=lambda b: b.score, reverse=True)
     return blocks
+
+
+_Member = tuple[lxml.html.HtmlElement, str, str]  # anchor, absolute URL, title
+
+
+def _block(members: list[_Member], elements: dict[lxml.html.HtmlElement, Any],
+           channel: set[str], tz: tzinfo, now: datetime) -> _Block | None:
+    """The block of one group of links, scored: more items, longer titles, dates, summaries
+    and thumbnails score higher; a list headed like page furniture (热点排行) scores low."""
+    unique = {canonical_url(m[1]) for m in members}
+    if len(unique) < 3:
+        return None
+    items = []
+    dated = summaries = thumbnails = 0
+    for anchor, absolute, text in members:
+        element = elements[anchor]
+        rest = _text(element)
+        date = parse_listing_date(rest.replace(_text(anchor), " ", 1), tz, now)
+        if date is None:
+            for candidate in element.iter("time"):
+                date = parse_listing_date(candidate.get("datetime") or _text(candidate), tz, now)
+                if date:
+                    break
+        dated += date is not None
+        summary = None
+        for paragraph in element.iter("p"):
+            paragraph_text = _text(paragraph)
+            if len(paragraph_text) > len(text) and anchor not in paragraph.iter("a"):
+                summary = paragraph_text
+                break
+        summaries += summary is not None
+        thumbnails += next(element.iter("img"), None) is not None
+        items.append(Item(absolute, text, date, summary))
+    count = len(items)
+    mean_text = sum(len(i.title or "") for i in items) / count
+    score = len(unique) * (1 + min(mean_text, 40) / 20) * (1 + dated / count)
+    # A news list shows a summary and a picture beside each title; a link box does not.
+    score *= (1 + 0.5 * summaries / count) * (1 + 0.25 * thumbnails / count)
+    container = _common_ancestor([elements[m[0]] for m in members])
+    heading = _heading_above(container) if container is not None else None
+    if heading and _FURNITURE_HEADING.search(heading):
+        score *= 0.1
+    elif heading and "".join(heading.split()) in channel:
+        score *= 1.5  # headed by the channel the page is named after: 通知公告_某某市人民政府
+    score *= _column_weight(container)
+    return _Block(tuple(m[0] for m in members), tuple(items), score)
+
+
+# Headings of lists that are page furniture, not the page's own list: 热点排行, 点击排行,
+# 相关新闻, 推荐阅读, 最新评论. Government sites name their boxes in pinyin abbreviations
+# (``rdph``: 热点排行), so the heading text is read, not only class names.
+_FURNITURE_HEADING = re.compile(
+    r"热点|熱點|热门|熱門|热读|熱讀|热榜|熱榜|热搜|熱搜|热评|熱評|排行|推荐|推薦|人气|人氣|"
+    r"(?:相关|相關|延伸)(?:新闻|新聞|阅读|閱讀|文章|链接|鏈接|报道|報道|報導|推荐|推薦|内容|內容)|"
+    r"猜你喜欢|猜你喜歡|最新评论|最新評論|友情链接|友情鏈接|精彩图片|精彩圖片|"
+    r"\b(?:hot|popular|trending|most read|related|recommended)\b", re.IGNORECASE)
+_MORE_LINK = re.compile(r"^(?:更多|查看更多|more|>>|»|＞＞)", re.IGNORECASE)
+_HEADING_ELEMENTS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_HEADING_TOKEN = re.compile(r"^(?:title|tit|hd|head|header|bt|lm|lanmu|caption|name)\d*$|"
+                            r"(?:title|tit)$")
+# Class/id tokens of the page's main column and of a side column: a weak hint, used only
+# between blocks that are otherwise alike.
+_MAIN_TOKENS = frozenset({"main", "content", "contents", "list", "lists", "newslist", "article",
+                          "articles", "center", "primary"})
+_SIDE_TOKENS = frozenset({"side", "aside", "right", "rside", "fr", "r", "secondary", "extra"})
+
+
+def _title_parts(root: lxml.html.HtmlElement) -> set[str]:
+    """The parts of the page's ``<title>``, compacted: ``通知公告_某某市人民政府``."""
+    title = root.find(".//title")
+    text = _text(title) if title is not None else ""
+    return {"".join(part.split()) for part in title_parts(text)}
+
+
+def _common_ancestor(elements: Sequence[Any]) -> Any | None:
+    """The deepest element holding all ``elements`` (the list they are the rows of)."""
+    if not elements:
+        return None
+    if len(elements) == 1:
+        return elements[0].getparent()
+    others = [set(e.iterancestors()) for e in elements[1:]]
+    for candidate in elements[0].iterancestors():
+        if all(candidate in ancestors for ancestors in others):
+            return candidate
+    return None
+
+
+def _heading_text(element: Any) -> str | None:
+    """The text of ``element`` if it is a list's heading (``<h3>热点排行</h3>``, a short
+    ``div.r-tit`` holding an ``<h3>`` and a 更多 link), else None."""
+    text = _text(element)
+    if not text or len(text) > 40:
+        return None
+    if element.tag in _HEADING_ELEMENTS:
+        return text
+    inner = next((e for e in element.iter(*_HEADING_ELEMENTS)), None)
+    if inner is not None:
+        return _text(inner)
+    if any(_HEADING_TOKEN.search(token) for token in _tokens(element)):
+        more = [_text(a) for a in element.iter("a") if _MORE_LINK.match(_text(a))]
+        for word in more:
+            text = text.replace(word, "")
+        return text.strip() or None
+    return None
+
+
+def _heading_above(container: Any, stop: Any | None = None) -> str | None:
+    """The heading shown right above a list: a heading before it among its siblings or
+    those of its ancestors (up to 4 levels, never at or above ``stop``), with nothing but
+    empty elements between."""
+    node = container
+    for _ in range(4):
+        parent = node.getparent()
+        if node is stop or parent is None or parent.tag in ("body", "html"):
+            return None
+        for sibling in node.itersiblings(preceding=True):
+            if not isinstance(sibling.tag, str):
+                continue
+            heading = _heading_text(sibling)
+            if heading is not None:
+                return heading
+            if _text(sibling):
+                return None  # other content in between: a heading above it is not this list's
+        if parent is stop:
+            return None
+        node = parent
+    return None
+
+
+def _has_more_link(box: Any) -> bool:
+    return any(_MORE_LINK.match(_text(a)) for a in box.iter("a"))
+
+
+def _separate_boxes(members: list[_Member], elements: dict[lxml.html.HtmlElement, Any]
+                    ) -> list[list[_Member]]:
+    """The links of one look, split into the boxes they sit in when each box is a list of its
+    own (its heading, a 更多 link): a portal's channel boxes (国际, 社会, 体育) are three
+    short lists, not one long one. Rows of one list split across a few ``<ul>``s under one
+    heading stay together."""
+    containers = [elements[m[0]].getparent() for m in members]
+    distinct = list(dict.fromkeys(c for c in containers if c is not None))
+    if len(distinct) < 2:
+        return [members]
+    top = _common_ancestor(distinct)
+    if top is None:
+        return [members]
+    boxes: dict[Any, list[_Member]] = defaultdict(list)
+    for member, container in zip(members, containers, strict=True):
+        box = container
+        while box is not None and box.getparent() is not top:
+            box = box.getparent()
+        boxes[box if box is not None else top].append(member)
+    if len(boxes) < 2:
+        return [members]
+    own = [box for box in boxes
+           if _heading_above(_first_container(box, boxes[box], elements), top) is not None
+           or (box is not top and _has_more_link(box))]
+    if len(own) < len(boxes):
+        return [members]
+    return list(boxes.values())
+
+
+def _first_container(box: Any, members: list[_Member],
+                     elements: dict[lxml.html.HtmlElement, Any]) -> Any:
+    parent = elements[members[0][0]].getparent()
+    return parent if parent is not None else box
+
+
+def _column_weight(container: Any | None) -> float:
+    """A little more for a list inside the main column (``main``, ``content``, ``list``
+    containers), a little less inside a side column (``right``, ``side``)."""
+    weight = 1.0
+    node = container
+    main = side = False
+    while node is not None and isinstance(node.tag, str) and node.tag not in ("body", "html"):
+        tokens = _tokens(node)
+        main = main or node.tag == "main" or node.get("role") == "main" or bool(
+            tokens & _MAIN_TOKENS)
+        side = side or bool(tokens & _SIDE_TOKENS)
+        node = node.getparent()
+    if main:
+        weight *= 1.2
+    if side:
+        weight *= 0.8
+    return weight
 
 
 def _css_step(elements: Sequence[Any]) -> str:
