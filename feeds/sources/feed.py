@@ -402,14 +402,19 @@ def _is_avatar(media: Mapping[str, Any]) -> bool:
 def _images(
     entry: Mapping[str, Any], enclosures: Iterable[Enclosure], base: str
 ) -> tuple[Image, ...]:
+    media_content = entry.get("media_content")
+    thumbnails = entry.get("media_thumbnail")
+    if not media_content and not thumbnails:  # most entries: only image enclosures, if any
+        return tuple(Image(url=e.url) for e in enclosures if (e.type or "").startswith(
+            "image/") and e.url.startswith(("http://", "https://")))
     media_images = []
-    for media in entry.get("media_content", []):
+    for media in media_content or ():
         medium, kind = _media_kind(media)
         # A media:content is an image only when it says so (or its file does): YouTube's
         # has no medium and is the Flash player.
         if medium == "image" or (medium in ("", "image") and kind.startswith("image/")):
             media_images.append(media)
-    thumbnails = list(entry.get("media_thumbnail", []))
+    thumbnails = thumbnails or []
     # The item's own pictures first (images[0] is what readers show), avatars last.
     ordered = [*media_images, *(t for t in thumbnails if not _is_avatar(t)),
                *(t for t in thumbnails if _is_avatar(t))]
@@ -419,7 +424,10 @@ def _images(
 
 
 def _is_html(detail: Mapping[str, Any]) -> bool:
-    kind = (detail.get("type") or "text/html").lower()
+    kind: str = detail.get("type") or "text/html"
+    if kind in ("text/html", "text/plain"):  # nearly always, from feedparser and the fast path
+        return kind == "text/html"
+    kind = kind.lower()
     return any(t in kind for t in HTML_TYPES)
 
 
@@ -432,8 +440,10 @@ def _body(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
     podcast's plain summary beside its show notes). Plain text only when nothing is HTML;
     at equal length the content wins.
     """
-    contents: list[Mapping[str, Any]] = [c for c in entry.get("content", []) if c.get("value")]
     summary: Mapping[str, Any] = entry.get("summary_detail") or {}
+    if not entry.get("content"):  # most RSS items: a description only
+        return summary if summary.get("value") else None
+    contents: list[Mapping[str, Any]] = [c for c in entry["content"] if c.get("value")]
     candidates = [*contents, summary] if summary.get("value") else contents
     html = [c for c in candidates if _is_html(c)]
     if html:
