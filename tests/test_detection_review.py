@@ -224,3 +224,10 @@ def test_gov_channel_with_hot_sidebar_end_to_end(tmp_path: Path,
     assert not any("/art/hot/" in r.path for r in http_server.requests)
     titles = sorted(s.article.title for s in store.iter_articles(["gov"]))
     assert titles == sorted(f"{NOTICES[i]}（第{i}号）" for i in range(4))
+
+
+def test_a_channel_named_like_furniture_keeps_its_list() -> None:
+    """On a page titled 热点新闻_…, the list headed 热点新闻 is the page's own list."""
+    html = gov_listing(5, "政策解读", 4).replace(
+        f"通知公告_{SITE}", f"热点新闻_{SITE}").replace("<h2>通知公告</h2>", "<h2>热点新闻</h2>")
+    assert len(auto_titles(html)) == 5

@@ -502,10 +502,12 @@ def _block(members: list[_Member], elements: dict[lxml.html.HtmlElement, Any],
     score *= (1 + 0.5 * summaries / count) * (1 + 0.25 * thumbnails / count)
     container = _common_ancestor([elements[m[0]] for m in members])
     heading = _heading_above(container) if container is not None else None
-    if heading and _FURNITURE_HEADING.search(heading):
+    if heading and "".join(heading.split()) in channel:
+        # Headed by the channel the page is named after (通知公告_某某市人民政府), even when
+        # that channel is 热点新闻.
+        score *= 1.5
+    elif heading and _FURNITURE_HEADING.search(heading):
         score *= 0.1
-    elif heading and "".join(heading.split()) in channel:
-        score *= 1.5  # headed by the channel the page is named after: 通知公告_某某市人民政府
     score *= _column_weight(container)
     return _Block(tuple(m[0] for m in members), tuple(items), score)
 
