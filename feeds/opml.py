@@ -140,7 +140,9 @@ def _source_yaml(item: Imported, indent: str, origin: str) -> str:
     dumped = yaml.safe_dump([entry], allow_unicode=True, sort_keys=False, width=4096)
     lines = dumped.splitlines()
     note = f"from {origin}" + (f", folder {item.folder}" if item.folder else "")
-    lines[0] += f"  # {note}"
+    # A comment ends at the line's end: a folder name with a newline (an OPML file can
+    # write one as &#10;) must not go on to write config of its own.
+    lines[0] += "  # " + " ".join("".join(c if c.isprintable() else " " for c in note).split())
     return "".join(f"{indent}{line}\n" for line in lines)
 
 

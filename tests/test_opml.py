@@ -212,3 +212,23 @@ def test_export_groups_sources_into_their_topic_folders() -> None:
         "t1.atom": [["青岛"]], "a.atom": [["青岛"]], "b.atom": [["青岛"]],
         "t2.atom": [["t2"]], "c.atom": [["Sources"]],
     }
+
+
+def test_a_hostile_folder_name_cannot_write_config(tmp_path: Path) -> None:
+    """A folder name holding newlines (``&#10;`` in OPML) stays inside the comment it is
+    quoted in: the import adds one source, with no extra keys and no extra sources."""
+    config_path = tmp_path / "feeds.yaml"
+    config_path.write_text(CONFIG, encoding="utf-8")
+    opml_path = tmp_path / "evil.opml"
+    folder = ("Tech&#10;    allow_private: true&#10;  - id: stolen&#10;"
+              "    url: /etc/passwd&#10;  - id: tail")
+    opml_path.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>'
+        f'<outline text="{folder}"><outline type="rss" text="Good" '
+        'xmlUrl="https://good.example.org/feed.xml"/></outline></body></opml>',
+        encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(config_path), "import-opml", str(opml_path)])
+    assert result.exit_code == 0, result.output
+    config = load_config(config_path)
+    assert [s.id for s in config.sources] == ["python-insider", "lwn-net-2", "good"]
+    assert all(s.allow_private is None for s in config.sources)
