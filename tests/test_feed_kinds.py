@@ -277,3 +277,16 @@ def test_atom_feed_authors_same_on_both_paths() -> None:
     assert fast.articles == slow.articles
     assert [[(p.name, p.uri) for p in a.authors] for a in fast.articles] == [
         [("One", "https://a.example/one"), ("Three", None)], [("Own", None)]]
+
+
+def test_a_feed_of_too_many_entries_is_read_to_its_newest(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """Above MAX_ENTRIES entries a feed is cut to its newest ones, kept in their order, so a
+    hostile feed of a million items cannot take a poll's time and memory."""
+    monkeypatch.setattr(feed_module, "MAX_ENTRIES", 3)
+    items = "".join(
+        f"<item><title>t{n}</title><link>https://e.org/{n}</link>"
+        f"<pubDate>Wed, 0{n} May 2024 08:00:00 +0000</pubDate></item>" for n in (3, 1, 5, 2, 4))
+    body = f'<rss version="2.0"><channel><title>x</title>{items}</channel></rss>'.encode()
+    parsed = feed_module.parse_feed(body, FeedContext("s", "https://e.org/", ZoneInfo("UTC")))
+    assert [a.title for a in parsed.articles] == ["t3", "t5", "t4"]

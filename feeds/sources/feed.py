@@ -11,7 +11,7 @@ import json
 import logging
 import mimetypes
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
@@ -222,6 +222,25 @@ def _json_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
+# Entries read from one feed document: a full archive has a few thousand; a hostile feed
+# of a million small items (10 MB) would otherwise cost a poll minutes and gigabytes.
+MAX_ENTRIES = 5000
+
+
+def _newest(entries: Sequence[Mapping[str, Any]], context: FeedContext
+            ) -> list[Mapping[str, Any]]:
+    """The MAX_ENTRIES newest of ``entries`` (undated ones count as newest), in their order."""
+    def when(entry: Mapping[str, Any]) -> float:
+        date = parse_feed_date(entry.get("published"), entry.get("published_parsed"),
+                               context.timezone) or parse_feed_date(
+            entry.get("updated"), entry.get("updated_parsed"), context.timezone)
+        return date.timestamp() if date is not None else float("inf")
+
+    stamps = [when(e) for e in entries]
+    keep = set(sorted(range(len(entries)), key=lambda i: -stamps[i])[:MAX_ENTRIES])
+    return [e for i, e in enumerate(entries) if i in keep]
+
+
 def _finish(parsed: Mapping[str, Any], context: FeedContext, body: bytes,
             warning: str | None) -> ParsedFeed:
     if not parsed.get("version") and not parsed.get("entries"):
@@ -234,6 +253,10 @@ def _finish(parsed: Mapping[str, Any], context: FeedContext, body: bytes,
     feed = parsed.get("feed", {})
     language = context.language or _language(feed.get("language"))
     entries = parsed.get("entries", [])
+    if len(entries) > MAX_ENTRIES:
+        log.warning("%s: the feed has %d entries; only its newest %d are read",
+                    context.source_id, len(entries), MAX_ENTRIES)
+        entries = _newest(entries, context)
     literal = str(parsed.get("version") or "").startswith("atom")
     guid_counts = Counter(e.get("id") for e in entries if e.get("id"))
     links = [_link(e, context.url) for e in entries]
