@@ -21,7 +21,9 @@ import copy
 import email.utils
 import hashlib
 import logging
+import math
 import os
+import socket
 import threading
 import time
 import urllib.request
@@ -36,11 +38,13 @@ from urllib.parse import unquote, urljoin, urlsplit
 import requests
 import requests.adapters
 import urllib3
+import urllib3.connection
+import urllib3.connectionpool
 from requests.cookies import extract_cookies_to_jar
 
 from feeds import USER_AGENT
 from feeds.errors import FetchError, GoneError
-from feeds.urls import is_private_host
+from feeds.urls import fetch_refusal, is_private_host
 
 if TYPE_CHECKING:
     from protego import Protego
@@ -52,6 +56,8 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 CHUNK = 64 * 1024
 POOL_SIZE = 64
 PREPARED_URLS = 20_000  # URLs whose prepared form is kept (a cycle's feeds, and then some)
+# Google reads the first 500 KiB of a robots.txt and ignores the rest; so does feeds.
+ROBOTS_MAX_BYTES = 500 * 1024
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,12 @@ class _PooledResponse:
 
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
+_PRIVATE = ("refusing to fetch a private or loopback address; set allow_private: true on the "
+            "source if this is intended")
+
+
+def _too_slow(timeout: float) -> str:
+    return f"response too slow: timed out after {timeout:g}s (total time limit)"
 
 
 def _as_requests_error(error: Exception, request: requests.PreparedRequest
@@ -270,6 +282,182 @@ def _in_turn(first: contextlib.AbstractContextManager[Any],
         yield
 
 
+class _Watch:
+    """One request (one redirect hop) under way: its deadline and its guard settings.
+
+    Set in a thread-local while the hop runs, so that the connections urllib3 opens for it
+    (see :class:`_GuardedHTTPConnection`) can check the address they connect to and put
+    themselves under the deadline.
+    """
+
+    __slots__ = ("allow_private", "connections", "deadline", "direct", "expired", "refused")
+
+    def __init__(self, deadline: float, allow_private: bool, direct: bool) -> None:
+        self.deadline = deadline
+        self.allow_private = allow_private
+        self.direct = direct  # no proxy: the connection goes to the URL's host itself
+        self.expired = False  # set by the watchdog when it cut the request off
+        self.refused = False  # the connection found a private address
+        self.connections: list[_GuardedHTTPConnection | _GuardedHTTPSConnection] = []
+
+
+_current = threading.local()
+
+
+def _shut(conn: _GuardedHTTPConnection | _GuardedHTTPSConnection) -> None:
+    """Make the read that blocks on ``conn`` return at once (with an end of stream)."""
+    sock = conn.sock
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        # socket.socket's own shutdown, also for an SSLSocket, whose override drops its SSL
+        # object under the thread that is still reading from it.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One daemon thread that cuts off requests at their deadline.
+
+    Socket timeouts bound each read, not a response that trickles in (a header line or a byte
+    every half second); the watchdog shuts the socket of a request past its deadline, so that
+    no worker is held longer than its source's ``timeout``.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._watches: set[_Watch] = set()
+        self._wake_at = math.inf
+        self._thread: threading.Thread | None = None
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        # A child process has no watchdog thread (nor the parent's requests).
+        self._cond = threading.Condition()
+        self._watches = set()
+        self._wake_at = math.inf
+        self._thread = None
+
+    def start(self, watch: _Watch) -> None:
+        with self._cond:
+            self._watches.add(watch)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="feeds-fetch-watchdog",
+                                                daemon=True)
+                self._thread.start()
+            elif watch.deadline < self._wake_at:
+                self._cond.notify()
+
+    def stop(self, watch: _Watch) -> None:
+        with self._cond:
+            self._watches.discard(watch)
+            for conn in watch.connections:
+                if conn.feeds_watch is watch:
+                    conn.feeds_watch = None
+
+    def own(self, conn: _GuardedHTTPConnection | _GuardedHTTPSConnection) -> None:
+        """Put ``conn`` under the deadline of the current thread's request, if any."""
+        watch: _Watch | None = getattr(_current, "watch", None)
+        if watch is None or conn.feeds_watch is watch:
+            return
+        with self._cond:
+            # A kept-alive connection changes hands: the request it served before (maybe in
+            # another thread) must no longer shut it.
+            conn.feeds_watch = watch
+            watch.connections.append(conn)
+            if watch.expired:
+                _shut(conn)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for watch in [w for w in self._watches if w.deadline <= now]:
+                    self._watches.discard(watch)
+                    watch.expired = True
+                    for conn in watch.connections:
+                        if conn.feeds_watch is watch:
+                            _shut(conn)
+                self._wake_at = min((w.deadline for w in self._watches), default=math.inf)
+                self._cond.wait(None if self._wake_at == math.inf else self._wake_at - now)
+
+
+_WATCHDOG = _Watchdog()
+
+
+def _guarded_socket(conn: _GuardedHTTPConnection | _GuardedHTTPSConnection,
+                    connect: Callable[[], socket.socket]) -> socket.socket:
+    """``connect()``, to an address of the host that the guard has checked.
+
+    The check before a request resolves the name on its own; a name that resolves to a public
+    address then and to a private one a moment later (DNS rebinding) would slip through. Here
+    the name is resolved once, every address checked, and the connection made to a checked
+    one; TLS still names the host (SNI, certificate), as ``conn.host`` is unchanged.
+    """
+    _WATCHDOG.own(conn)
+    watch: _Watch | None = getattr(_current, "watch", None)
+    if watch is None or watch.allow_private or not watch.direct:
+        return connect()
+    host = conn._dns_host
+    try:
+        infos = socket.getaddrinfo(host, conn.port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return connect()  # fails the same way, with urllib3's own error
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if any(is_private_host(address) for address in addresses):
+        watch.refused = True
+        raise urllib3.exceptions.NewConnectionError(
+            conn, f"{host} resolves to a private or loopback address")
+    error: Exception | None = None
+    for address in addresses:
+        conn._dns_host = address
+        try:
+            return connect()
+        except (urllib3.exceptions.NewConnectionError,
+                urllib3.exceptions.ConnectTimeoutError) as e:
+            error = e
+        finally:
+            conn._dns_host = host
+        if time.monotonic() >= watch.deadline:
+            break
+    assert error is not None
+    raise error
+
+
+class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+    """An HTTP connection that connects only to checked addresses and obeys the watchdog."""
+
+    feeds_watch: _Watch | None = None
+
+    def _new_conn(self) -> socket.socket:
+        return _guarded_socket(self, super()._new_conn)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _WATCHDOG.own(self)
+        super().request(*args, **kwargs)
+
+
+class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    """:class:`_GuardedHTTPConnection` over TLS."""
+
+    feeds_watch: _Watch | None = None
+
+    def _new_conn(self) -> socket.socket:
+        return _guarded_socket(self, super()._new_conn)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _WATCHDOG.own(self)
+        super().request(*args, **kwargs)
+
+
+class _GuardedHTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSConnectionPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+
 class Fetcher:
     """A requests Session with the limits every poll must respect."""
 
@@ -300,6 +488,10 @@ class Fetcher:
             # (requests keeps 10 per host by default and discards the rest after each use).
             adapter = requests.adapters.HTTPAdapter(pool_connections=POOL_SIZE,
                                                     pool_maxsize=POOL_SIZE)
+            # Its connections check the address they connect to and obey the watchdog (the
+            # pools of a proxy, made elsewhere, do neither: the proxy is the user's choice).
+            adapter.poolmanager.pool_classes_by_scheme = {
+                "http": _GuardedHTTPConnectionPool, "https": _GuardedHTTPSConnectionPool}
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             if _plain_environment():
@@ -311,8 +503,9 @@ class Fetcher:
                                   or os.environ.get("CURL_CA_BUNDLE") or True)
         self.session = session
         self._total: threading.Semaphore | None = None  # see limited()
-        # URL -> PreparedRequest.prepare_url(URL), shared with obeying_robots() views.
-        self._prepared_urls: dict[str, str] = {}
+        # URL -> (PreparedRequest.prepare_url(URL), the host urllib3 connects to for it),
+        # shared with obeying_robots() views.
+        self._prepared_urls: dict[str, tuple[str, str]] = {}
         # (scheme, host, TLS settings) -> the adapter's connection pool key for them.
         self._pool_keys: dict[tuple[str, str, str, str], Any] = {}
         self.session.headers["User-Agent"] = user_agent
@@ -348,43 +541,48 @@ class Fetcher:
             return host
         return _in_turn(host, self._total)
 
-    def robots_allow(self, url: str, *, source_id: str, allow_private: bool = True) -> bool:
-        """Whether robots.txt of ``url``'s host lets our user agent fetch it (cached per host)."""
+    def robots_allow(self, url: str, *, source_id: str, allow_private: bool = True,
+                     timeout: float | None = None) -> bool:
+        """Whether robots.txt of ``url``'s host lets our user agent fetch it (cached per host).
+
+        robots.txt is fetched as any other URL (the guard on every hop, the source's
+        ``timeout``), and only its first :data:`ROBOTS_MAX_BYTES` are read.
+        """
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         now = time.monotonic()
         with self.robots.lock:
             cached = self.robots.entries.get(origin)
         if cached is None or cached[0] < now:
-            rules = self._fetch_robots(origin, source_id, allow_private)
+            rules = self._fetch_robots(origin, source_id, allow_private, timeout or self.timeout)
             with self.robots.lock:
                 self.robots.entries[origin] = (now + self.robots.ttl, rules)
         else:
             rules = cached[1]
         return rules is None or bool(rules.can_fetch(url, self.user_agent))
 
-    def _fetch_robots(self, origin: str, source_id: str, allow_private: bool) -> Protego | None:
+    def _fetch_robots(self, origin: str, source_id: str, allow_private: bool,
+                      timeout: float) -> Protego | None:
         """robots.txt parsed; None means everything is allowed."""
         # Imported here: only page sources read robots.txt, and a cycle of feeds needs none.
         from protego import Protego
 
-        url = origin + "/robots.txt"
-        self._check_address(url, source_id, allow_private)
         try:
-            with self._slot(url):
-                response = self.session.get(url, timeout=(10.0, 20.0), allow_redirects=True)
-                status, text = response.status_code, response.text[:500_000]
-                response.close()
-        except requests.exceptions.RequestException as e:
-            # The page request itself will fail and report why; do not block it here.
-            log.debug("%s: robots.txt unreachable (%s); assuming allowed", origin, e)
+            response = self._get_http(
+                origin + "/robots.txt", source_id=source_id, headers={}, proxies=None,
+                allow_private=allow_private, timeout=timeout, max_bytes=ROBOTS_MAX_BYTES,
+                truncate=True, robots=False)
+        except FetchError as e:
+            if e.status is not None and e.status >= 500:
+                # RFC 9309 §2.3.1.4: a server error means "assume complete disallow" for now.
+                return Protego.parse("User-agent: *\nDisallow: /\n")
+            # RFC 9309 §2.3.1.3: an unavailable robots.txt allows everything. Unreachable
+            # (or refused by the guard) is taken the same way: the page request itself will
+            # fail and say why if the host is down.
+            log.debug("%s: robots.txt unavailable (%s); assuming allowed", origin, e)
             return None
-        if status >= 500:
-            # RFC 9309 §2.3.1.4: a server error means "assume complete disallow" for now.
-            return Protego.parse("User-agent: *\nDisallow: /\n")
-        if status >= 400:
-            return None  # RFC 9309 §2.3.1.3: unavailable robots.txt allows everything
-        return Protego.parse(text)
+        # RFC 9309 §2.2: robots.txt is UTF-8.
+        return Protego.parse(response.body.decode("utf-8", errors="replace"))
 
     def get(
         self,
@@ -400,11 +598,13 @@ class Fetcher:
         max_bytes: int | None = None,
         accept: str | None = None,
     ) -> Response:
-        """Fetch ``location`` (URL or local path); raise FetchError naming the source."""
+        """Fetch ``location`` (URL or local path); raise FetchError naming the source.
+
+        ``timeout`` bounds the whole request, redirects included (connecting, headers and
+        body); time spent waiting for the host's turn or on robots.txt does not count.
+        """
         if is_local(location):
             return self._get_file(location, source_id=source_id, etag=etag)
-        timeout = timeout or self.timeout
-        max_bytes = max_bytes or self.max_bytes
         request_headers = dict(headers or {})
         if accept:
             request_headers.setdefault("Accept", accept)
@@ -413,14 +613,34 @@ class Fetcher:
         if last_modified:
             request_headers["If-Modified-Since"] = last_modified
         proxies = {"http": proxy, "https": proxy} if proxy else None
-        deadline = time.monotonic() + timeout
+        return self._get_http(
+            location, source_id=source_id, headers=request_headers, proxies=proxies,
+            allow_private=allow_private, timeout=timeout or self.timeout,
+            max_bytes=max_bytes or self.max_bytes, truncate=False, robots=self.check_robots)
+
+    def _get_http(
+        self,
+        location: str,
+        *,
+        source_id: str,
+        headers: Mapping[str, str],
+        proxies: dict[str, str] | None,
+        allow_private: bool,
+        timeout: float,
+        max_bytes: int,
+        truncate: bool,
+        robots: bool,
+    ) -> Response:
+        """:meth:`get` over http(s); ``truncate`` keeps the first ``max_bytes`` of a longer
+        body instead of failing."""
+        remaining = timeout
         url = location
         moved_to: str | None = None
         permanent = True
         for _hop in range(self.max_redirects + 1):
-            self._check_address(url, source_id, allow_private)
-            if self.check_robots and not self.robots_allow(
-                url, source_id=source_id, allow_private=allow_private
+            prepared = self._target(url, source_id, allow_private)
+            if robots and not self.robots_allow(
+                url, source_id=source_id, allow_private=allow_private, timeout=timeout
             ):
                 raise FetchError(
                     source_id, url,
@@ -428,49 +648,98 @@ class Fetcher:
                     "only if the site owner agrees",
                 )
             with self._slot(url):
-                response = self._send(url, source_id, request_headers, proxies, timeout)
-                if response.is_redirect:
-                    target = urljoin(url, response.headers.get("Location", ""))
-                    response.close()
-                    permanent = permanent and response.status_code in (301, 308)
-                    url = target
-                    moved_to = target if permanent else None
-                    continue
-                return self._finish(response, url, source_id, moved_to, deadline, max_bytes)
+                started = time.monotonic()
+                watch = _Watch(started + remaining, allow_private, proxies is None)
+                _WATCHDOG.start(watch)
+                _current.watch = watch
+                try:
+                    response = self._send(prepared, url, source_id, headers, proxies,
+                                          watch.deadline, timeout)
+                    if response.is_redirect and not watch.expired:
+                        target = urljoin(url, response.headers.get("Location", ""))
+                        response.close()
+                        permanent = permanent and response.status_code in (301, 308)
+                        url = target
+                        moved_to = target if permanent else None
+                        remaining -= time.monotonic() - started
+                        if remaining <= 0:
+                            raise FetchError(source_id, url, _too_slow(timeout))
+                        continue
+                    result = self._finish(response, url, source_id, moved_to, watch.deadline,
+                                          max_bytes, timeout, truncate)
+                    if watch.expired:
+                        # Cut off by the watchdog, the response can look complete: headers
+                        # trickling in end at the end of the stream, and so does a body
+                        # without a Content-Length.
+                        raise FetchError(source_id, url, _too_slow(timeout))
+                    return result
+                except FetchError as e:
+                    if watch.refused:
+                        raise FetchError(source_id, url, _PRIVATE) from e
+                    if watch.expired or time.monotonic() >= watch.deadline:
+                        raise FetchError(source_id, url, _too_slow(timeout)) from e
+                    raise
+                except (urllib3.exceptions.HTTPError, OSError) as e:
+                    # From reading the empty body of a 304 (the watchdog may cut that too).
+                    if watch.expired or time.monotonic() >= watch.deadline:
+                        raise FetchError(source_id, url, _too_slow(timeout)) from e
+                    raise FetchError(source_id, url, f"reading the response failed: {e}") from e
+                finally:
+                    _current.watch = None
+                    _WATCHDOG.stop(watch)
         raise FetchError(
             source_id, location, f"more than {self.max_redirects} redirects; check the URL"
         )
 
-    def _check_address(self, url: str, source_id: str, allow_private: bool) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise FetchError(
-                source_id, url, f"refusing to fetch a {parts.scheme or 'relative'} URL"
-            )
-        if not allow_private and is_private_host(parts.hostname or ""):
-            raise FetchError(
-                source_id,
-                url,
-                "refusing to fetch a private or loopback address; set allow_private: true "
-                "on the source if this is intended",
-            )
+    def _target(self, url: str, source_id: str, allow_private: bool) -> str:
+        """``url`` as it is sent (IDNA, quoting), once the guard has passed the host urllib3
+        will connect to; FetchError otherwise."""
+        cached = self._prepared_urls.get(url)
+        if cached is None:
+            refusal = fetch_refusal(url)
+            if refusal:
+                raise FetchError(source_id, url, refusal)
+            request = requests.PreparedRequest()
+            try:
+                request.prepare_url(url, None)  # the same URLs come every cycle
+            except requests.exceptions.RequestException as e:
+                raise FetchError(source_id, url, f"invalid URL: {e}") from e
+            prepared = request.url or url
+            # The host the connection goes to is the one urllib3 reads from the prepared URL;
+            # a URL that urlsplit reads another way is refused rather than guessed at.
+            host = (urllib3.util.parse_url(prepared).host or "").strip("[]").lower()
+            if not host or host != (urlsplit(prepared).hostname or ""):
+                raise FetchError(source_id, url, "refusing to fetch a URL whose host is ambiguous")
+            if len(self._prepared_urls) >= PREPARED_URLS:
+                self._prepared_urls.clear()
+            cached = self._prepared_urls[url] = (prepared, host)
+        if not allow_private and is_private_host(cached[1]):
+            raise FetchError(source_id, url, _PRIVATE)
+        return cached[0]
 
     def _send(
         self,
+        prepared: str,
         url: str,
         source_id: str,
         headers: Mapping[str, str],
         proxies: dict[str, str] | None,
+        deadline: float,
         timeout: float,
     ) -> requests.Response | _PooledResponse:
+        """The response to GET ``prepared`` (``url`` as sent), its body not read yet."""
+        # Every read waits at most until the deadline; the watchdog cuts a response that
+        # keeps arriving, a little at a time, when it passes.
+        left = max(deadline - time.monotonic(), 0.001)
+        limits = (min(left, 10.0), left)
         try:
             if self._direct_ok():
-                return self._send_direct(url, headers, proxies, (min(timeout, 10.0), timeout))
+                return self._send_direct(prepared, headers, proxies, limits)
             return self.session.get(
-                url,
+                prepared,
                 headers=dict(headers),
                 proxies=proxies,
-                timeout=(min(timeout, 10.0), timeout),
+                timeout=limits,
                 allow_redirects=False,
                 stream=True,
             )
@@ -512,17 +781,12 @@ class Fetcher:
         timeout: tuple[float, float],
     ) -> requests.Response | _PooledResponse:
         """What ``session.get(url, stream=True, allow_redirects=False, ...)`` sends and returns,
-        built without Session.request (see :meth:`_direct_ok`)."""
+        built without Session.request (see :meth:`_direct_ok`); ``url`` is prepared already
+        (:meth:`_target`)."""
         session = self.session
         request = requests.PreparedRequest()
         request.method = "GET"
-        prepared = self._prepared_urls.get(url)
-        if prepared is None:
-            request.prepare_url(url, None)  # IDNA, quoting; the same URLs come every cycle
-            if len(self._prepared_urls) >= PREPARED_URLS:
-                self._prepared_urls.clear()
-            prepared = self._prepared_urls[url] = request.url or url
-        request.url = prepared
+        prepared = request.url = url
         # As Session.request: a header set to None on the session is not sent.
         merged = {k: v for k, v in {**session.headers, **headers}.items() if v is not None}
         verify = True if session.verify is None else session.verify
@@ -583,6 +847,8 @@ class Fetcher:
         moved_to: str | None,
         deadline: float,
         max_bytes: int,
+        timeout: float,
+        truncate: bool,
     ) -> Response:
         status = response.status_code
         head = response.headers
@@ -605,7 +871,7 @@ class Fetcher:
             raise FetchError(source_id, url, f"HTTP {status} {response.reason or ''}".strip(),
                              status=status, retry_after=retry_after)
         declared = head.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
+        if declared and declared.isdigit() and int(declared) > max_bytes and not truncate:
             response.close()
             raise FetchError(
                 source_id, url, f"response of {int(declared):,} bytes exceeds the {max_bytes:,}"
@@ -616,14 +882,16 @@ class Fetcher:
         try:
             for chunk in response.iter_content(CHUNK):
                 size += len(chunk)
+                if size > max_bytes and truncate:
+                    chunks.append(chunk[:len(chunk) - (size - max_bytes)])
+                    break
                 if size > max_bytes:
                     raise FetchError(
                         source_id, url, f"response exceeds the {max_bytes:,}-byte cap (max_bytes)",
                         status=status,
                     )
                 if time.monotonic() > deadline:
-                    raise FetchError(source_id, url, "response too slow: total time limit reached",
-                                     status=status)
+                    raise FetchError(source_id, url, _too_slow(timeout), status=status)
                 chunks.append(chunk)
         except requests.exceptions.RequestException as e:
             raise FetchError(source_id, url, f"reading the response failed: {e}") from e

@@ -80,21 +80,48 @@ def _tracking(name: str) -> bool:
     return name != "from" and (name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES))
 
 
+def fetch_refusal(url: str) -> str | None:
+    """Why ``url`` must not be fetched over the network, or None if it may be.
+
+    Only http(s). No user name or password: ``http://public.example@10.0.0.1/`` is a
+    classic way to make a private host look public, and no source needs one (credentials
+    go in the source's ``headers``). No backslash before the path: WHATWG URL parsers (browsers,
+    and urllib3, which makes the connection) read ``\\`` as ``/`` in http(s) URLs, urlsplit does
+    not, so ``http://10.0.0.1\\@example.com/`` names two different hosts
+    (https://url.spec.whatwg.org/#authority-state).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return f"refusing to fetch a {parts.scheme or 'relative'} URL"
+    if not parts.netloc:
+        return "refusing to fetch a URL without a host"
+    if "\\" in parts.netloc:
+        return "refusing to fetch a URL with a backslash in its host part"
+    if "@" in parts.netloc:
+        return ("refusing to fetch a URL with a user name or password in it; put credentials in "
+                "the source's headers")
+    return None
+
+
+def is_private_address(address: str) -> bool:
+    """True for an IP address that is not for the public internet: loopback, private,
+    link-local, shared (CGNAT), reserved, multicast, unspecified, or an IPv4 one of these
+    written as IPv6 (``::ffff:127.0.0.1``)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+
+
 def is_private_host(host: str) -> bool:
-    """True if ``host`` resolves to a loopback, private, link-local or reserved address."""
+    """True if ``host`` resolves to a loopback, private, link-local or reserved address.
+
+    A name that does not resolve counts as public: the fetch itself fails with a clear DNS
+    error. This check runs before a request, so it cannot see what the name resolves to
+    when the connection is made; Fetcher checks that address again (DNS rebinding).
+    """
     try:
-        infos = socket.getaddrinfo(host, None)
+        infos = socket.getaddrinfo(host.strip("[]"), None)
     except (socket.gaierror, UnicodeError):
-        return False  # the fetch itself will fail with a clear DNS error
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-            or address.is_multicast
-            or address.is_unspecified
-        ):
-            return True
-    return False
+        return False
+    return any(is_private_address(str(info[4][0])) for info in infos)
