@@ -7,7 +7,13 @@ Usage::
     if response.not_modified: ...
 
 Redirects are followed by hand so that every hop is checked against the private-address guard
-and a permanent redirect (301/308) can be reported to the user.
+and a permanent redirect (301/308) can be reported to the user. The guard checks the host that
+urllib3 will connect to (URLs that parsers read differently are refused), and the connection
+checks again the address it connects to (see :func:`_guarded_socket`).
+
+``timeout`` is one limit for the whole request, redirects included: every socket read waits at
+most until the deadline, and a watchdog thread shuts the connection of a response that is still
+trickling in when it passes (:class:`_Watchdog`).
 
 Politeness lives here, so that it covers every request (feeds, listing pages, article pages,
 robots.txt): a :class:`HostLimiter` bounds concurrent requests per host and spaces them out,
@@ -328,7 +334,8 @@ class _Watchdog:
         self._watches: set[_Watch] = set()
         self._wake_at = math.inf
         self._thread: threading.Thread | None = None
-        os.register_at_fork(after_in_child=self._forked)
+        if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork either
+            os.register_at_fork(after_in_child=self._forked)
 
     def _forked(self) -> None:
         # A child process has no watchdog thread (nor the parent's requests).

@@ -69,6 +69,19 @@ def test_backslash_in_a_redirect_is_refused(http_server: LocalServer, fetcher: F
     assert [r.path for r in http_server.requests] == ["/start"]
 
 
+def test_the_host_checked_is_the_host_connected_to(
+    http_server: LocalServer, fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A percent-encoded host (``%31%32%37.0.0.1``, which urllib3 decodes to 127.0.0.1) is
+    checked as the address it is sent to."""
+    monkeypatch.setattr(feeds.fetch, "is_private_host", lambda host: host == "127.0.0.1")
+    http_server.add("/f.rss", BODY)
+    with pytest.raises(FetchError, match="private or loopback"):
+        fetcher.get(f"http://%31%32%37.0.0.1:{http_server.port}/f.rss", source_id="s",
+                    allow_private=False)
+    assert http_server.requests == []
+
+
 @pytest.mark.usefixtures("localhost_private")
 def test_user_info_is_refused(http_server: LocalServer, fetcher: Fetcher) -> None:
     """A URL with a user name (``http://public@private/``) is refused before any request."""
