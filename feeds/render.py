@@ -33,7 +33,7 @@ from feedgen.feed import FeedGenerator
 from feeds import PROJECT_URL, __version__
 from feeds.extract.chinese import convert
 from feeds.model import Article, Person, Stored
-from feeds.urls import without_tracking
+from feeds.urls import uri_safe, without_tracking
 
 ID_NAMESPACE = uuid.UUID("6f1c1d0e-4c55-4f3e-9a51-8a5d1e0b7c21")
 _NAMESPACE_BYTES = ID_NAMESPACE.bytes
@@ -233,9 +233,9 @@ def lead_image(article: Article, content: str, conversion: str | None) -> str:
                 continue
             if not _PIXEL.search(match.group(1)):
                 return ""
-            held.add(_resolved(article.url, html.unescape(found.group(1))))
+            held.add(uri_safe(_resolved(article.url, html.unescape(found.group(1)))))
     for image in article.images:
-        url = xml_safe(_resolved(article.url, image.url))
+        url = xml_safe(uri_safe(_resolved(article.url, image.url)))
         if (url.startswith(("http://", "https://")) and url not in held
                 and not _AVATAR.search(url)):
             alt = xml_safe(convert(image.caption or "", conversion))
@@ -263,9 +263,10 @@ def _add_entry(fg: FeedGenerator, stored: Stored, conversion: str | None) -> Non
     entry.id(entry_id(stored.source_id, article.key))
     entry.title(xml_safe(convert(article.title, c)) or "(untitled)")
     if article.url:
-        entry.link(href=without_tracking(article.url), rel="alternate", type="text/html")
+        entry.link(href=uri_safe(without_tracking(article.url)), rel="alternate",
+                   type="text/html")
     for enclosure in article.enclosures:
-        link: dict[str, Any] = {"href": enclosure.url, "rel": "enclosure"}
+        link: dict[str, Any] = {"href": uri_safe(enclosure.url), "rel": "enclosure"}
         if enclosure.type:
             link["type"] = enclosure.type
         # RFC 4287 §4.2.7.6: length is advisory; 0 means unknown to most readers.
@@ -363,7 +364,7 @@ def render_rss(spec: FeedSpec, base_url: str, author: str, empty_updated: dateti
         if article.enclosures:
             # RSS 2.0 allows one enclosure per item, and its type is required.
             first = article.enclosures[0]
-            entry.enclosure(first.url, str(first.length or 0),
+            entry.enclosure(uri_safe(first.url), str(first.length or 0),
                             first.type or "application/octet-stream")
     data: bytes = fg.rss_str(pretty=True, encoding="utf-8")
     return data
@@ -396,7 +397,7 @@ def render_json_feed(spec: FeedSpec, base_url: str, author: str, empty_updated: 
         article = stored.article
         item: dict[str, Any] = {"id": entry_id(stored.source_id, article.key)}
         if article.url:
-            item["url"] = without_tracking(article.url)
+            item["url"] = uri_safe(without_tracking(article.url))
         item["title"] = xml_safe(convert(article.title, c)) or "(untitled)"
         content = xml_safe(convert(article.content_html or "", c))
         summary = xml_safe(convert(article.summary or "", c))
@@ -409,7 +410,7 @@ def render_json_feed(spec: FeedSpec, base_url: str, author: str, empty_updated: 
         if summary:
             item["summary"] = summary
         if article.images:
-            item["image"] = article.images[0].url
+            item["image"] = uri_safe(article.images[0].url)
         item["date_published"] = _json_date(article.published or article.first_seen)
         item["date_modified"] = _json_date(_entry_updated(stored))
         authors = []
@@ -424,7 +425,7 @@ def render_json_feed(spec: FeedSpec, base_url: str, author: str, empty_updated: 
         attachments = []
         for enclosure in article.enclosures:
             attachment: dict[str, Any] = {
-                "url": enclosure.url,
+                "url": uri_safe(enclosure.url),
                 "mime_type": enclosure.type or "application/octet-stream",
             }
             if enclosure.length:

@@ -443,3 +443,20 @@ def test_the_source_line_is_the_byline_of_an_entry_without_authors() -> None:
     atom = etree.fromstring(render_atom(named, BASE, "feeds", NOW))
     assert [n.text for n in atom.iterfind(f"{ATOM}entry/{ATOM}author/{ATOM}name")] == [
         "王晓", "编辑"]
+
+
+def test_links_that_are_not_uris_are_written_as_uris() -> None:
+    """A publisher's link with a backslash, spaces or quotes, and such an enclosure URL,
+    come out as URIs the validator accepts (a backslash is a slash, the rest encoded)."""
+    from feeds.render import render_atom
+
+    odd = _stored(url='https://example.org/a b\\c"d', enclosures=(
+        Enclosure("https://example.org/my file.mp3", "audio/mpeg", 10),), images=())
+    spec = FeedSpec("sources", "src", "源", [odd])
+    data = render_atom(spec, BASE, "feeds", NOW)
+    assert_valid_atom(data, BASE + spec.relative_path)
+    hrefs = [link.get("href") for link in etree.fromstring(data).iter(f"{ATOM}link")]
+    assert "https://example.org/a%20b/c%22d" in hrefs
+    assert "https://example.org/my%20file.mp3" in hrefs
+    item = json.loads(render_json_feed(spec, BASE, "feeds", NOW))["items"][0]
+    assert item["url"] == "https://example.org/a%20b/c%22d"
