@@ -38,6 +38,13 @@ from feeds.encoding import decode_html
 from feeds.errors import FetchError, ParseError, SourceError
 from feeds.extract.article import Extracted, extract_article
 from feeds.extract.chinese import clean_text, convert
+from feeds.extract.continued import (
+    MAX_PAGES,
+    continuation_urls,
+    join_pages,
+    might_continue,
+    parse_page,
+)
 from feeds.extract.metadata import read_meta, title_parts
 from feeds.fetch import Fetcher, Response
 from feeds.model import Article
@@ -913,9 +920,86 @@ def public_address(html: str) -> str | None:
     return None
 
 
+def _extract_page(source: Source, config: Config, html: str, base: str, url: str,
+                  now: datetime) -> Extracted:
+    try:
+        return extract_article(
+            html, base, timezone=config.timezone(source), rules=source.article, now=now,
+            image_proxy=source.image_proxy, conversion=source.convert,
+        )
+    except SourceError:
+        raise
+    except Exception as e:  # extraction bugs must cost one item, not the source
+        log.exception("%s: extracting %s failed", source.id, url)
+        raise ParseError(source.id, url, f"extraction failed: {e!r}") from e
+
+
+def _same_story(first: Extracted, page: Extracted) -> bool:
+    """A continuation page carries the article's headline (or none): a page that shows
+    another headline was a misread link, not the rest of this story."""
+    a, b = "".join(first.title.split()), "".join(page.title.split())
+    if not a or not b:
+        return True
+    return len(set(a) & set(b)) >= 0.6 * min(len(set(a)), len(set(b)))
+
+
+def _with_continuations(source: Source, config: Config, fetcher: Fetcher, first: Extracted,
+                        article_url: str, urls: list[str], now: datetime, allow_file: bool
+                        ) -> Extracted:
+    """``first`` with the bodies of the article's further pages (see feeds.extract.continued).
+
+    Each page is fetched once, under the same rules as the first, up to MAX_PAGES pages in
+    all; pages a later page links to (a pager showing a window of numbers) join the queue.
+    When a page fails, what was fetched is kept and a closing note links the pages left.
+    These fetches do not count against MAX_ARTICLE_FETCHES: that cap counts stories, and a
+    story stored half would never be completed (its key is known from then on).
+    """
+    queue = list(urls)
+    seen = {canonical_url(article_url), *(canonical_url(u) for u in queue)}
+    pages: list[Extracted] = []
+    missing: list[str] = []
+    for position, url in enumerate(queue):
+        if len(pages) + 1 >= MAX_PAGES:
+            log.info("%s: %s has more than %d pages; linking the rest", source.id, article_url,
+                     MAX_PAGES)
+            missing = queue[position:]
+            break
+        try:
+            response = _fetch_linked(source, config, fetcher, url, allow_file)
+            html, _codec = decode_html(response.body, response.content_type)
+            page = _extract_page(source, config, html, response.url, url, now)
+            if not page.text:
+                raise ParseError(source.id, url, "no article text on this page")
+        except SourceError as e:
+            log.warning("%s: page %d of %s unavailable: %s", source.id, len(pages) + 2,
+                        article_url, e.message)
+            missing = queue[position:]
+            break
+        if canonical_url(response.url) == canonical_url(article_url) or \
+                not _same_story(first, page) or \
+                any(page.text == other.text for other in (first, *pages)):
+            log.info("%s: %s is not a further page of %s; ignored", source.id, url,
+                     article_url)
+            continue
+        pages.append(page)
+        if might_continue(html, response.url):
+            for found in continuation_urls(parse_page(html), response.url,
+                                           article_url=article_url):
+                if canonical_url(found) not in seen:
+                    seen.add(canonical_url(found))
+                    queue.append(found)
+    if not pages and not missing:
+        return first
+    numbered = [(len(pages) + 2 + k, url) for k, url in enumerate(missing)]
+    return join_pages(first, pages, missing=numbered, conversion=source.convert)
+
+
 def fetch_article(source: Source, config: Config, fetcher: Fetcher, item: Item, now: datetime,
                   allow_file: bool) -> Article:
-    """Fetch and extract one item's article page. Raises SourceError if it cannot be used."""
+    """Fetch and extract one item's article page, with the pages it continues on (``下一页``).
+
+    Raises SourceError if the first page cannot be used.
+    """
     response = _fetch_linked(source, config, fetcher, item.url, allow_file)
     html, _codec = decode_html(response.body, response.content_type)
     base = response.url
@@ -923,16 +1007,14 @@ def fetch_article(source: Source, config: Config, fetcher: Fetcher, item: Item, 
         # A saved copy of a page: its links, images and entry link resolve against the
         # public address it declares, not against a path only this machine can open.
         base = public_address(html) or base
-    try:
-        extracted = extract_article(
-            html, base, timezone=config.timezone(source), rules=source.article, now=now,
-            image_proxy=source.image_proxy, conversion=source.convert,
-        )
-    except SourceError:
-        raise
-    except Exception as e:  # extraction bugs must cost one item, not the source
-        log.exception("%s: extracting %s failed", source.id, item.url)
-        raise ParseError(source.id, item.url, f"extraction failed: {e!r}") from e
+    extracted = _extract_page(source, config, html, base, item.url, now)
+    # A saved copy's pager points at pages this machine does not have: only live pages
+    # (and local files read as they are) are followed.
+    if base == response.url and might_continue(html, response.url):
+        more = continuation_urls(parse_page(html), response.url)
+        if more:
+            extracted = _with_continuations(source, config, fetcher, extracted, response.url,
+                                            more, now, allow_file)
     return article_from(item, extracted, source, base if base != response.url else None)
 
 
