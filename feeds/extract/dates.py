@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 
 def aware(value: datetime, tz: tzinfo) -> datetime:
@@ -122,13 +123,84 @@ def _plausible(value: datetime) -> datetime | None:
 ZhDateParser = Callable[[str, tzinfo, datetime], "datetime | None"]
 
 _DIGITS = str.maketrans("０１２３４５６７８９：－／", "0123456789:-/")
-# 2021-06-07 10:22:00, 2021/6/7 10:22, 2021.06.07, 2021年06月07日 10:22, 2021年6月7日 10时22分
-_ABSOLUTE = re.compile(
-    r"(?<!\d)((?:19|20)\d\d)\s*(?:[-/.]|年)\s*(\d{1,2})\s*(?:[-/.]|月)\s*(\d{1,2})(?!\d)\s*日?"
-    r"(?:\s*(?:T|\s)?\s*(\d{1,2})\s*(?::|时|時|点|點)\s*(\d{1,2})"
-    r"(?:\s*(?::|分)\s*(\d{1,2})(?:\.\d+)?)?\s*秒?)?"
-    r"(?:\s*(Z|[+-]\d\d:?\d\d)(?!\d))?"
+
+# Zones pages state beside a time (``美东时间 2024-05-01 14:00``, ``09:00 (UTC)``): an IANA name
+# (daylight saving applies), or None for words that name no zone we can know (当地时间).
+ZONE_NAMES: dict[str, str | None] = {
+    **dict.fromkeys(("北京时间", "北京時間", "台北时间", "台北時間", "臺北時間", "香港时间",
+                     "香港時間", "澳门时间", "澳門時間", "新加坡时间", "新加坡時間", "HKT"),
+                    "Asia/Shanghai"),
+    **dict.fromkeys(("东京时间", "東京時間", "日本时间", "日本時間", "首尔时间", "首爾時間",
+                     "韩国时间", "韓國時間", "JST", "KST"), "Asia/Tokyo"),
+    **dict.fromkeys(("美东时间", "美東時間", "美国东部时间", "美國東部時間", "纽约时间",
+                     "紐約時間", "华盛顿时间", "華盛頓時間"), "America/New_York"),
+    **dict.fromkeys(("美国中部时间", "美國中部時間", "芝加哥时间"), "America/Chicago"),
+    **dict.fromkeys(("美西时间", "美西時間", "美国西部时间", "美國西部時間", "太平洋时间",
+                     "太平洋時間", "洛杉矶时间", "洛杉磯時間", "旧金山时间", "舊金山時間"),
+                    "America/Los_Angeles"),
+    **dict.fromkeys(("格林尼治时间", "格林尼治時間", "格林威治时间", "格林威治時間",
+                     "协调世界时", "協調世界時", "世界标准时间", "UTC", "GMT"), "UTC"),
+    **dict.fromkeys(("伦敦时间", "倫敦時間", "英国时间", "英國時間"), "Europe/London"),
+    **dict.fromkeys(("巴黎时间", "巴黎時間", "柏林时间", "柏林時間", "布鲁塞尔时间",
+                     "布魯塞爾時間", "欧洲中部时间", "歐洲中部時間", "CET", "CEST"),
+                    "Europe/Paris"),
+    **dict.fromkeys(("莫斯科时间", "莫斯科時間"), "Europe/Moscow"),
+    **dict.fromkeys(("新德里时间", "新德里時間", "印度时间", "印度時間"), "Asia/Kolkata"),
+    **dict.fromkeys(("悉尼时间", "悉尼時間", "雪梨時間"), "Australia/Sydney"),
+    **dict.fromkeys(("当地时间", "當地時間"), None),
+}
+_ZONE_WORD = "|".join(re.escape(w) for w in sorted(ZONE_NAMES, key=len, reverse=True))
+# 下午3:45 is 15:45; 上午/凌晨 keep the hour.
+_HALF_DAY = {"下午": 12, "晚上": 12, "晚间": 12, "晚間": 12, "傍晚": 12, "夜间": 12,
+             "夜間": 12, "中午": 12, "上午": 0, "早上": 0, "早晨": 0, "凌晨": 0, "清晨": 0}
+_HALF_DAY_WORD = "|".join(_HALF_DAY)
+_WEEKDAY = r"(?:[（(]\s*(?:星期|週|周|礼拜|禮拜)[一二三四五六日天]\s*[)）])"
+# The time after a date: ``10:22:00``, ``10时22分``, ``香港時間15時30分``, ``下午3:45``,
+# ``上午9时``.
+_TIME = (
+    rf"(?:\s*(?:T|\s)?\s*(?:(?P<zone2>{_ZONE_WORD})\s*)?(?P<half>{_HALF_DAY_WORD})?\s*"
+    r"(?P<hour>\d{1,2})\s*(?:(?::|时|時|点|點)\s*(?P<minute>\d{1,2})"
+    r"(?:\s*(?::|分)\s*(?P<second>\d{1,2})(?:\.\d+)?)?\s*[分秒]?|[时時点點](?!\s*\d)))?"
 )
+# An offset or a zone after the time: ``+08:00``, ``(UTC)``, ``UTC+8``, ``（北京时间）``.
+_AFTER = (
+    r"(?:\s*(?P<offset>Z|[+-]\d\d:?\d\d)(?!\d))?"
+    rf"(?:\s*[（(]?\s*(?P<zone3>{_ZONE_WORD})(?:\s*(?P<zone_offset>[+-]\d{{1,2}}(?::?\d\d)?)"
+    r"(?!\d))?\s*[)）]?)?"
+)
+# 2021-06-07 10:22:00, 2021/6/7 10:22, 2021.06.07, 2021年06月07日 10:22, 2021年6月7日 10时22分,
+# 美东时间 2024-05-01 14:00, 2024年5月1日（星期三）香港時間15時30分
+_ABSOLUTE = re.compile(
+    rf"(?:(?P<zone1>{_ZONE_WORD})\s*[:：]?\s*)?"
+    r"(?<!\d)(?P<year>(?:19|20)\d\d)\s*(?:[-/.]|年)\s*(?P<month>\d{1,2})\s*(?:[-/.]|月)\s*"
+    rf"(?P<day>\d{{1,2}})(?!\d)\s*日?(?:\s*{_WEEKDAY})?" + _TIME + _AFTER
+)
+# Xinhuanet's split header: ``<em>2024</em><em>05</em>/<em>01</em> 10:22:33`` reads
+# ``2024 05 / 01 10:22:33``; only with a time, so a bare ``2024 05/01`` is no date.
+_SPLIT_YEAR = re.compile(
+    r"(?<![\d.])(?P<year>20\d\d)\s+(?P<month>\d{1,2})\s*[/-]\s*(?P<day>\d{1,2})\s+"
+    r"(?P<hour>\d{1,2}):(?P<minute>\d\d)(?::(?P<second>\d\d))?(?!\d)"
+)
+# Taiwan (Minguo) years: ``113-05-01``, ``113年5月1日``, ``民國113年5月1日`` (year + 1911). Read
+# only where the caller knows the text is a date (after a label, on a date line): otherwise a
+# document number would do. Two-digit years only with the era name (``24-05-01`` is 2024).
+_MINGUO = re.compile(
+    r"^\s*(?:(?P<era>(?:中華|中华)?(?:民國|民国))\s*(?P<short>\d{2,3})|(?P<year>1\d\d))"
+    r"\s*(?:[-/.]|年)\s*(?P<month>\d{1,2})\s*(?:[-/.]|月)\s*(?P<day>\d{1,2})(?!\d)\s*日?"
+    rf"(?:\s*{_WEEKDAY})?" + _TIME + _AFTER
+)
+_EN_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+             r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
+# ``May 1, 2024``, ``Wednesday, 1 May 2024 15:30``, ``Sept. 3, 2023 at 3:45 PM``, ``HKT 15:30``.
+_ENGLISH = re.compile(
+    rf"(?:\b(?P<month1>{_EN_MONTH})\.?\s+(?P<day1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+"
+    rf"|\b(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<month2>{_EN_MONTH})\.?,?\s+)"
+    r"(?P<year>(?:19|20)\d\d)(?!\d)"
+    rf"(?:\s*,?\s*(?:at\s+)?(?:(?P<zone2>{_ZONE_WORD})\s*)?(?P<hour>\d{{1,2}}):(?P<minute>\d\d)"
+    r"(?::(?P<second>\d\d))?(?:\s*(?P<half>[AaPp])\.?[Mm]\.?(?![A-Za-z]))?)?" + _AFTER
+)
+_EN_MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 # 06-07 10:22 and 6月7日 10:22 (no year: the latest such date not after ``now``)
 _NO_YEAR = re.compile(
     r"(?<![\d.\-/年])(\d{1,2})\s*(?:-|/|月)\s*(\d{1,2})(?!\d)\s*日?\s+(\d{1,2})\s*[:：]\s*(\d{2})(?!\d)"
@@ -158,24 +230,79 @@ def _iso(text: str, tz: tzinfo, now: datetime) -> datetime | None:
     return aware(value, tz)
 
 
+def _zone_of(match: re.Match[str], tz: tzinfo) -> tzinfo | None:
+    """The zone a date match states (an offset, ``UTC+8``, a zone word), else ``tz``; None for
+    an impossible offset."""
+    groups = match.groupdict()
+    offset = groups.get("offset") or groups.get("zone_offset")
+    if offset:
+        if offset == "Z":
+            return UTC
+        sign, digits = offset[0], offset[1:].replace(":", "")
+        hours, minutes = (digits[:-2], digits[-2:]) if len(digits) > 2 else (digits, "0")
+        if int(hours) > 14 or int(minutes) > 59:
+            return None
+        delta = timedelta(hours=int(hours), minutes=int(minutes))
+        return timezone(-delta if sign == "-" else delta)
+    word = groups.get("zone1") or groups.get("zone2") or groups.get("zone3")
+    name = ZONE_NAMES.get(word) if word else None
+    return ZoneInfo(name) if name else tz
+
+
+def _dated(match: re.Match[str], year: int, month: int, day: int, tz: tzinfo) -> datetime | None:
+    """The datetime a date match gives: its time (上午/下午, AM/PM) in its stated zone or ``tz``."""
+    groups = match.groupdict()
+    hour = int(groups.get("hour") or 0)
+    half = groups.get("half")
+    if half:
+        later = half.lower() == "p" or _HALF_DAY.get(half, 0) == 12
+        if later and hour < (11 if half == "中午" else 12):
+            hour += 12  # 下午3:45 is 15:45; 中午12时 stays 12
+        elif half.lower() == "a" and hour == 12:
+            hour = 0
+    zone = _zone_of(match, tz)
+    if zone is None:
+        return None
+    try:
+        return datetime(year, month, day, hour, int(groups.get("minute") or 0),
+                        int(groups.get("second") or 0), tzinfo=zone)
+    except ValueError:
+        return None
+
+
 def _absolute(text: str, tz: tzinfo, now: datetime) -> datetime | None:
-    """Year-month-day with an optional time, in digits or with 年月日; no time is midnight."""
+    """Year-month-day with an optional time, in digits or with 年月日; no time is midnight. A
+    zone stated beside it (``美东时间``, ``(UTC)``, ``+08:00``) is the zone of the time."""
     match = _ABSOLUTE.search(text)
     if match is None:
         return None
-    year, month, day, hour, minute, second, offset = match.groups()
-    try:
-        value = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-                         int(second or 0))
-    except ValueError:
+    return _dated(match, int(match["year"]), int(match["month"]), int(match["day"]), tz)
+
+
+def _split_year(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """``2024 05/01 10:22:33``: a header that puts the year, the day and the time apart."""
+    match = _SPLIT_YEAR.search(text)
+    if match is None:
         return None
-    if offset:
-        zone = offset if offset == "Z" else offset[:3] + ":" + offset[-2:]
-        try:
-            return datetime.fromisoformat(value.isoformat() + zone.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return value.replace(tzinfo=tz)
+    return _dated(match, int(match["year"]), int(match["month"]), int(match["day"]), tz)
+
+
+def _minguo(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """``113-05-01``, ``民國113年5月1日`` at the start of ``text``: Taiwan's era, year + 1911."""
+    match = _MINGUO.match(text)
+    if match is None:
+        return None
+    year = int(match["short"] or match["year"]) + 1911
+    return _dated(match, year, int(match["month"]), int(match["day"]), tz)
+
+
+def _english(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """``May 1, 2024``, ``1 May 2024 15:30``, ``Sept. 3, 2023 at 3:45 PM`` (English releases)."""
+    match = _ENGLISH.search(text)
+    if match is None:
+        return None
+    month = _EN_MONTHS[(match["month1"] or match["month2"])[:3].lower()]
+    return _dated(match, int(match["year"]), month, int(match["day1"] or match["day2"]), tz)
 
 
 def _rfc822(text: str, tz: tzinfo, now: datetime) -> datetime | None:
@@ -237,17 +364,21 @@ def _no_year(text: str, tz: tzinfo, now: datetime) -> datetime | None:
 
 
 # Tried in this order; absolute forms first so "发布于 2021-06-07（3天前）" keeps its day.
-ZH_DATE_PARSERS: list[ZhDateParser] = [
-    _iso, _absolute, _rfc822, _relative, _just_now, _named_day, _no_year,
-]
+ABSOLUTE_PARSERS: list[ZhDateParser] = [_iso, _absolute, _split_year, _rfc822, _english]
+# Forms that count from ``now``: only a metadata line means them (``今日`` in a sentence is the
+# day of the event, and the day the page is read is not the day it was published).
+RELATIVE_PARSERS: list[ZhDateParser] = [_relative, _just_now, _named_day]
 
 
-def parse_zh_date(text: str | None, tz: tzinfo, now: datetime | None = None) -> datetime | None:
+def parse_zh_date(text: str | None, tz: tzinfo, now: datetime | None = None, *,
+                  relative: bool = True, minguo: bool = False) -> datetime | None:
     """The first date found in ``text`` (a date line, meta tag or JSON-LD value), aware.
 
-    ``发布时间：2021-06-07 10:22``, ``2021年6月7日``, ``3小時前``, ``昨天 10:22``, ``刚刚``,
-    ISO 8601 and RFC 822 are understood; relative forms count from ``now`` (default: the
-    current time).
+    ``发布时间：2021-06-07 10:22``, ``2021年6月7日 下午3:45``, ``May 1, 2024``, ``3小時前``,
+    ``昨天 10:22``, ``刚刚``, ISO 8601 and RFC 822 are understood; a stated zone
+    (``美东时间``, ``UTC``) is honoured. Relative forms count from ``now`` (default: the
+    current time) and are skipped with ``relative=False``. ``minguo=True`` (the text is known to
+    be a date: it follows a label) also reads Taiwan's ``113-05-01`` at its start.
     """
     if not text:
         return None
@@ -257,8 +388,56 @@ def parse_zh_date(text: str | None, tz: tzinfo, now: datetime | None = None) -> 
     reference = now if now is not None else datetime.now(UTC)
     if reference.tzinfo is None:
         reference = reference.replace(tzinfo=tz)
-    for parser in ZH_DATE_PARSERS:
+    parsers = list(ABSOLUTE_PARSERS)
+    if minguo:
+        parsers.append(_minguo)
+    if relative:
+        parsers.extend(RELATIVE_PARSERS)
+    parsers.append(_no_year)
+    for parser in parsers:
         value = parser(normalized, tz, reference)
         if value is not None:
             return _plausible(value)
     return None
+
+
+# What may stand on a date line beside the date: weekdays, zone and half-day words, labels,
+# the end marks of press releases (``完``, ``Ends/``), relative words, separators.
+_DATE_LINE_NOISE = re.compile(
+    rf"{_ZONE_WORD}|{_HALF_DAY_WORD}|{_EN_MONTH}\.?|(?:Mon|Tues?|Wed(?:nes)?|Thu(?:rs)?|Fri|"
+    r"Sat(?:ur)?|Sun)(?:day)?\.?|(?:星期|週|周|礼拜|禮拜)[一二三四五六日天]|"
+    r"(?:中華|中华)?(?:民國|民国)|Ends|Issued|at|AM|PM|am|pm|"
+    r"(?:发布|發布|发表|發表|更新|修改|发稿|發稿)?(?:时间|時間|日期)|发布于|發布於|"
+    r"今天|今日|昨天|昨日|前天|刚刚|剛剛|刚才|剛才|个?小时|個?小時|分钟|分鐘|秒|天|周|週|前|"
+    r"[\d年月日时時点點分号號:：/\-.,，、()（）\[\]【】|｜\s]"
+)
+
+
+def is_date_line(line: str) -> bool:
+    """True if ``line`` is a date and little else (``2024年5月1日（星期三）``,
+    ``Ends/Wednesday, May 1, 2024``, ``3小时前``): not a sentence that mentions a day."""
+    if not line or len(line) > 60 or not re.search(r"\d|今|昨|前|刚|剛", line):
+        return False
+    rest = _DATE_LINE_NOISE.sub("", line.translate(_DIGITS))
+    return len(rest) <= 2
+
+
+# A line that is only a time (``香港時間15時30分``, ``Issued at HKT 15:30``, ``下午3:45``): the
+# time of the date on the line before it.
+_TIME_LINE = re.compile(
+    rf"(?:Issued\s+at|(?:发布|發布)?(?:时间|時間)\s*[:：])?\s*(?P<time>(?:(?:{_ZONE_WORD})\s*)?"
+    rf"(?:(?:{_HALF_DAY_WORD})\s*)?\d{{1,2}}\s*(?::|时|時|点|點)\s*\d{{1,2}}\s*(?:分|:\d\d)?"
+    rf"(?:\s*[AaPp]\.?[Mm]\.?)?(?:\s*[（(]?\s*(?:{_ZONE_WORD})\s*[)）]?)?)\s*"
+)
+_HAS_TIME = re.compile(r"\d\s*(?::|时|時|点|點)")
+
+
+def time_of_line(line: str) -> str | None:
+    """The time ``line`` consists of, to append to a date line above it; else None."""
+    match = _TIME_LINE.fullmatch(line.translate(_DIGITS))
+    return match["time"] if match else None
+
+
+def has_time(line: str) -> bool:
+    """True if ``line`` shows a time of day."""
+    return bool(_HAS_TIME.search(line.translate(_DIGITS)))

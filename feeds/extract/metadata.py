@@ -12,13 +12,13 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from lxml import html as lxml_html
 
 from feeds.extract.chinese import clean_text
-from feeds.extract.dates import parse_zh_date
+from feeds.extract.dates import ZONE_NAMES, has_time, is_date_line, parse_zh_date, time_of_line
 from feeds.sanitize import one_line
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,12 @@ EDITOR_LINE = re.compile(
 EDITOR_BRACKETED = re.compile(
     r"[\[【(（]\s*(?:责任编辑|責任編輯|责编|責編)\s*(?P<value>[\u4e00-\u9fffA-Za-z·_]{2,12})\s*[\]】)）]"
 )
+# A bare 时间 that ends a zone word (``美东时间``, ``北京时间``) is part of the date, not a label.
+_ZONE_TIME = "".join(sorted({word[-3] for word in ZONE_NAMES if word.endswith(("时间", "時間"))}))
 DATE_LABEL = re.compile(
     r"(?:(?:发布|發布|发表|發表|发稿|發稿|刊发|刊發|最后更新|最後更新|更新|修改)(?:时间|時間|日期)|"
-    r"发表于|發表於|发布于|發布於|更新于|更新於|最后更新|最後更新|时间|時間|日期)\s*[:：]?\s*"
+    rf"发表于|發表於|发布于|發布於|更新于|更新於|最后更新|最後更新|(?<![{_ZONE_TIME}])(?:时间|時間)|"
+    r"日期)\s*[:：]?\s*"
 )
 # What a date label says: when the story was published, when it was last changed, or neither.
 _PUBLISH_LABEL = re.compile(r"发|發|刊")
@@ -186,6 +189,10 @@ class Meta:
     canonical: str | None = None
     title_tag: str = ""
     language: str | None = None
+    # A publish time set by an inline script (WeChat's ``var ct = "1714521600"``), ISO 8601.
+    script_date: str | None = None
+    # Names a byline element shows without a label (WeChat's author under the headline).
+    byline: list[str] = field(default_factory=list)
 
     def get(self, *names: str) -> str | None:
         for name in names:
@@ -222,7 +229,10 @@ def read_meta(tree: lxml_html.HtmlElement) -> Meta:
             meta.canonical = element.get("href", "").strip()
             break
     for element in tree.iter("script"):
-        if (element.get("type") or "").lower() != "application/ld+json" or not element.text:
+        if not element.text:
+            continue
+        if (element.get("type") or "").lower() != "application/ld+json":
+            meta.script_date = meta.script_date or script_date(element.text)
             continue
         try:
             data = json.loads(element.text, strict=False)
@@ -230,12 +240,65 @@ def read_meta(tree: lxml_html.HtmlElement) -> Meta:
             log.debug("unreadable JSON-LD skipped")
             continue
         meta.json_ld.extend(_ld_objects(data))
+    meta.byline = byline_names(tree)
     title = tree.find(".//title")
     if title is not None:
         # <title> is raw text: markup such as <ruby> written into it arrives as text.
         meta.title_tag = clean_text(one_line(title.text_content()))
     meta.language = tree.get("lang") or meta.get("content-language", "og:locale")
     return meta
+
+
+# ``var ct = "1714521600";`` (WeChat: Unix seconds), ``publish_time = "2024-05-01"``,
+# ``"publishTime": "2024-05-01 08:00"``: the names CMS scripts give the publish time.
+_SCRIPT_DATE = re.compile(
+    r"""(?<![\w.$])["']?(?P<name>ct|publish_time|publishTime|pubtime|pubTime|create_time)["']?"""
+    r"""\s*[=:]\s*["']?(?P<value>\d{10}|(?:19|20)\d\d-\d\d-\d\d(?:[ T]\d\d:\d\d(?::\d\d)?)?)"""
+    r"""(?![\d-])""")
+
+
+def script_date(script: str) -> str | None:
+    """The publish time an inline script sets, as ISO 8601 (Unix seconds become UTC); a value
+    with a time of day beats a day-only one. Only plausible timestamps (2000 to 2100) count:
+    ``ct`` is a short name that other scripts use for other numbers."""
+    day_only = None
+    for match in _SCRIPT_DATE.finditer(script[:200_000]):
+        value = match["value"]
+        if value.isdigit():
+            if 946_684_800 <= int(value) < 4_102_444_800:
+                return datetime.fromtimestamp(int(value), UTC).isoformat()
+            continue
+        if len(value) > 10:
+            return value
+        day_only = day_only or value
+    return day_only
+
+
+# A byline element: WeChat's ``span.rich_media_meta_text`` under the headline (beside the
+# ``原创`` tag, the account name and the empty publish-time element), or ``itemprop=author``.
+_BYLINE_CLASS = "rich_media_meta_text"
+_NOT_BYLINE_CLASS = re.compile(r"meta_tag|nickname|publish|time|date", re.I)
+
+
+def byline_names(tree: lxml_html.HtmlElement) -> list[str]:
+    """The names shown in byline elements, a label (``作者：``) dropped."""
+    names: list[str] = []
+    body = tree.find("body")
+    for element in (body if body is not None else tree).iter():
+        if not isinstance(element.tag, str) or element.tag in ("meta", "link"):
+            continue
+        classes = element.get("class") or ""
+        if element.get("itemprop") != "author" and _BYLINE_CLASS not in classes.split():
+            continue
+        if _NOT_BYLINE_CLASS.search(f"{classes} {element.get('id') or ''}") or \
+                (len(element) and element.get("itemprop") != "author"):
+            continue
+        text = " ".join(element.text_content().split())
+        credit = AUTHOR_LINE.search(text)
+        value = credit.group("value") if credit else text
+        if value and len(value) <= 30 and not re.search(r"\d", value):
+            names.extend(n for n in split_names(value) if n not in names)
+    return names
 
 
 def ld_value(meta: Meta, key: str) -> Any:
@@ -498,23 +561,43 @@ _META_DATES = ("article:published_time", "og:article:published_time", "published
                "bytedance:published_time", "apub:time", "release_date", "firstpublishedtime")
 
 
-def _labelled_dates(scope: str, tz: tzinfo, now: datetime,
-                    window: int | None) -> list[tuple[str, datetime]]:
-    """``(kind, date)`` for each date label in ``scope`` followed by a date, in order; the
-    date is looked for up to the next label (and at most ``window`` characters)."""
+@dataclass(frozen=True)
+class _Dated:
+    """A date found on the page: what its label says (publish/update/date) and whether it
+    counts from now (``3小时前``, ``昨天``), which any absolute date beats."""
+
+    kind: str
+    value: datetime
+    relative: bool
+
+
+def _parse_both(text: str, tz: tzinfo, now: datetime, minguo: bool = False,
+                relative: bool = True) -> tuple[datetime, bool] | None:
+    """The absolute date in ``text``, else (if ``relative``) a relative one, with the flag."""
+    parsed = parse_zh_date(text, tz, now, relative=False, minguo=minguo)
+    if parsed is not None:
+        return parsed, False
+    parsed = parse_zh_date(text, tz, now, minguo=minguo) if relative else None
+    return (parsed, True) if parsed is not None else None
+
+
+def _labelled_dates(scope: str, tz: tzinfo, now: datetime, window: int | None) -> list[_Dated]:
+    """The date after each date label in ``scope``, in order; the date is looked for up to the
+    next label (and at most ``window`` characters). A label says the text is a date, so a
+    Taiwan ``發布日期：113-05-01`` is read too."""
     labels = list(DATE_LABEL.finditer(scope))
     found = []
     for index, match in enumerate(labels):
         end = labels[index + 1].start() if index + 1 < len(labels) else len(scope)
         if window is not None:
             end = min(end, match.end() + window)
-        parsed = parse_zh_date(scope[match.end():end], tz, now)
+        parsed = _parse_both(scope[match.end():end], tz, now, minguo=True)
         if parsed is None:
             continue
         label = match.group()
         kind = "update" if _UPDATE_LABEL.search(label) else \
             "publish" if _PUBLISH_LABEL.search(label) else "date"
-        found.append((kind, parsed))
+        found.append(_Dated(kind, *parsed))
     return found
 
 
@@ -535,6 +618,45 @@ def _metadata_lines(zone: str, reach: int = 160) -> str:
     return "\n".join(lines)
 
 
+_CREDIT_WORDS = re.compile(
+    r"来源|來源|作者|记者|記者|编辑|編輯|浏览|瀏覽|阅读|閱讀|点击|點擊|字号|字號")
+
+
+def _is_byline(line: str) -> bool:
+    """A line of page furniture (a date with a source or a credit) rather than a sentence,
+    where a relative date (``今天 10:22 来源：某某网``) means the publication time."""
+    if is_date_line(line):
+        return True
+    return len(line) <= 80 and not _PROSE.search(line) and bool(
+        _CREDIT_WORDS.search(line) or DATE_LABEL.search(line))
+
+
+_YEAR = re.compile(r"(?:19|20)\d\d|民國|民国|(?<!\d)1\d\d\s*[-/.年]")
+
+
+def _date_line(text: str, zone: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """The date on a line that is only a date, as press releases end (``2024年5月1日（星期三）``
+    then ``香港時間15時30分``; ``Ends/Wednesday, May 1, 2024``) or a header splits one: the
+    first from the headline down, else upwards from it. A time on the next line is the date's
+    time. The year must be written (``08-31 12:58`` lines are a list of related links), and
+    three or more different dates on such lines are a list, not the article's date."""
+    start = text.find(zone[:80]) if zone else -1
+    lines = text.split("\n")
+    head = text[:start].count("\n") if start >= 0 else 0
+    found: list[datetime] = []
+    for index in [*range(head, len(lines)), *range(head - 1, -1, -1)]:
+        line = lines[index]
+        if not is_date_line(line) or not _YEAR.search(line):
+            continue
+        if not has_time(line) and index + 1 < len(lines):
+            time = time_of_line(lines[index + 1])
+            line = f"{line} {time}" if time else line
+        parsed = parse_zh_date(line, tz, now, relative=False, minguo=True)
+        if parsed is not None and parsed not in found:
+            found.append(parsed)
+    return found[0] if 0 < len(found) < 3 else None
+
+
 def find_published(text: str, zone: str, meta: Meta, tz: tzinfo, now: datetime,
                    fallback: str | None = None) -> datetime | None:
     """Published date, in ``tz`` (a date given in UTC or any other offset is shown as the
@@ -546,8 +668,11 @@ def find_published(text: str, zone: str, meta: Meta, tz: tzinfo, now: datetime,
 def _published(text: str, zone: str, meta: Meta, tz: tzinfo, now: datetime,
                fallback: str | None) -> datetime | None:
     """A dated meta tag/JSON-LD value with a time, else the line under the headline, else a
-    labelled date anywhere, else a day-only meta date, else ``fallback``. A date labelled as
-    an update (``更新时间``, ``修改时间``) is taken only when no other label dates the page."""
+    labelled date anywhere, else a day-only meta date, else ``fallback``, else a line that is
+    only a date (a release's last lines), else a date in an inline script (WeChat's ``ct``).
+    A date labelled as an update (``更新时间``, ``修改时间``) is taken only when no other label
+    dates the page. A relative date (``3小时前``, ``今日``) counts only on a metadata line and
+    only when no absolute date is found: the day a page is read is no publication date."""
     structured: list[str] = []
     value = ld_value(meta, "datePublished")
     if isinstance(value, str):
@@ -557,31 +682,51 @@ def _published(text: str, zone: str, meta: Meta, tz: tzinfo, now: datetime,
         structured.append(raw)
     for candidate in structured:
         if ":" in candidate:
-            parsed = parse_zh_date(candidate, tz, now)
+            parsed = parse_zh_date(candidate, tz, now, relative=False)
             if parsed is not None:
                 return parsed
+    relatives: list[datetime] = []
     zone_dates = _labelled_dates(zone, tz, now, window=None) if zone else []
-    for kind, parsed in zone_dates:
-        if kind != "update":
-            return parsed
+    for found in zone_dates:
+        if found.kind != "update":
+            if not found.relative:
+                return found.value
+            relatives.append(found.value)
     if zone:
         # An unlabelled date on the lines under the headline (``2021-06-07 10:22 來源:…``),
-        # before any label.
+        # before any label; a relative one only on a line that is page furniture.
         head = _metadata_lines(zone)
         first_label = DATE_LABEL.search(head)
-        parsed = parse_zh_date(head[:first_label.start()] if first_label else head, tz, now)
+        head = head[:first_label.start()] if first_label else head
+        parsed = parse_zh_date(head, tz, now, relative=False)
         if parsed is not None:
             return parsed
+        for line in head.split("\n"):
+            relative = parse_zh_date(line, tz, now) if _is_byline(line) else None
+            if relative is not None:
+                relatives.append(relative)
+                break
     text_dates = _labelled_dates(text, tz, now, window=40)
-    ranked = [d for k, d in text_dates if k == "publish"] + [d for _, d in zone_dates] + \
-        [d for k, d in text_dates if k == "date"] + [d for k, d in text_dates if k == "update"]
-    if ranked:
-        return ranked[0]
+    ranked = [d for d in text_dates if d.kind == "publish"] + zone_dates + \
+        [d for d in text_dates if d.kind == "date"] + [d for d in text_dates if d.kind == "update"]
+    absolute = [d.value for d in ranked if not d.relative]
+    if absolute:
+        return absolute[0]
     for candidate in [*structured, fallback or ""]:
-        result = parse_zh_date(candidate, tz, now)
+        result = parse_zh_date(candidate, tz, now, relative=False)
         if result is not None:
             return result
-    return None
+    parsed = _date_line(text, zone, tz, now)
+    if parsed is not None:
+        return parsed
+    if meta.script_date:
+        parsed = parse_zh_date(meta.script_date, tz, now, relative=False)
+        if parsed is not None:
+            return parsed
+    relatives.extend(d.value for d in ranked if d.relative)
+    if relatives:
+        return relatives[0]
+    return parse_zh_date(fallback, tz, now) if fallback else None
 
 
 def find_source(zone: str, text: str) -> str | None:
@@ -622,11 +767,29 @@ def find_authors(zone: str, meta: Meta) -> list[str]:
         return [n.strip() for n in names if n.strip()]
     value = meta.get("author", "article:author", "og:article:author", "dc.creator")
     site = meta.get("og:site_name", "application-name") or ""
+    # A byline the page shows under the headline (WeChat's unlabelled author) beats a meta
+    # author that names an organisation (``市文旅局``), which is the account, not the writer.
+    shown = [n for n in meta.byline if compact(n) in compact(zone[:300])]
+    if shown and (not value or is_organisation(value)):
+        return shown
     # Many CMSs put the site name in meta author ("网易"); that is not a person.
     if value and not value.startswith("http") and not _similar(value, site) and \
             value not in meta.title_tag:
         return split_names(value)
-    return []
+    return shown
+
+
+# Endings of organisation names: bureaus, offices, newspapers, stations, companies.
+_ORGANISATION = re.compile(
+    r"(?:局|厅|廳|委|办|辦|部|院|会|會|中心|公司|集团|集團|报|報|社|网|網|台|臺|站|所|处|處|署|"
+    r"府|馆|館|队|隊|组|組|室|科|校|大学|大學|新闻|新聞|传媒|傳媒|媒体|媒體|融媒|频道|頻道|"
+    r"发布|發布|官微|文旅|日报|晚报|政务|政務|宣传|宣傳)$")
+
+
+def is_organisation(name: str) -> bool:
+    """True for a name that reads as an organisation (``市文旅局``, ``某某日报``), not a person."""
+    name = name.strip()
+    return (bool(_ORGANISATION.search(name)) and len(name) >= 3) or len(_HAN.findall(name)) > 5
 
 
 def find_contributors(text: str) -> list[str]:
