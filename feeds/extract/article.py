@@ -102,7 +102,9 @@ _CAPTION_MARK = re.compile(
 )
 _STRUCTURE = frozenset({"img", "br", "hr", "td", "th", "tr", "tbody", "thead", "col"})
 _SPACER = re.compile(r"space\.gif|spacer|blank\.gif|pixel\.gif|1x1\.", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"[。！？!?；;]$")
+# A line ending like a sentence, or introducing what follows (``可以看出以下特点：``), is
+# prose, not a caption.
+_SENTENCE_END = re.compile(r"[。！？!?；;:：]$")
 
 
 def parse_html(html: str) -> lxml_html.HtmlElement:
@@ -245,22 +247,49 @@ def _is_metadata_line(text: str) -> bool:
     return len(_NOISE_WORDS.sub("", rest)) < 2
 
 
+_CREDIT_LABEL = (r"(?:责任编辑|責任編輯|责编|責編|本文编辑|本文編輯|编辑|編輯|校对|校對|审核|審核|"
+                 r"终审|終審|初审|初審|复审|複審|来源|來源|作者|记者|記者|摄影|攝影)")
+# Whitespace before another credit's label (``编辑：李华　审核：王强``): the names of one
+# credit may be space-separated, so the next label must not read as a name.
+_BEFORE_CREDIT = re.compile(rf"[\s\u3000]+(?={_CREDIT_LABEL}\s*[:：])")
+
+
+def _split_credits(text: str) -> str:
+    return _BEFORE_CREDIT.sub(" | ", text)
+
+
 def _remove_editor(element: Any) -> bool:
-    """Remove an editor credit from a block; True when nothing else was left in it."""
+    """Remove editor credits from a block; True when nothing else was left in it."""
+    text = _split_credits(_line(element))
+    found = False
     for pattern in (metadata.EDITOR_LINE, metadata.EDITOR_BRACKETED):
-        text = _line(element)
-        match = pattern.search(text)
-        if match is None or not re.search("编辑|編輯|责编|責編", match.group(0)):
-            continue
-        rest = (text[:match.start()] + text[match.end():]).strip(" ()（）[]【】|")
-        if not rest and element.find(".//img") is None:
-            return True
+        for match in list(pattern.finditer(text)):
+            if not re.search("编辑|編輯|责编|責編|校对|校對|审核|審核", match.group(0)):
+                continue
+            found = True
+            text = text.replace(match.group(0), " ")
+    if not found:
+        return False
+    rest = _NOISE_WORDS.sub("", text) if len(text) <= 80 else text.strip(" ()（）[]【】|")
+    if not rest and element.find(".//img") is None:
+        return True
+    # Take the credits out of the text nodes that hold them (spaces normalised as above).
+    for pattern in (metadata.EDITOR_LINE, metadata.EDITOR_BRACKETED):
         for node in element.iter():
             for name in ("text", "tail"):
                 value = getattr(node, name)
-                if value and match.group(0) in value:
-                    setattr(node, name, value.replace(match.group(0), ""))
+                if not value:
+                    continue
+                split = _split_credits(value)
+                cleaned = pattern.sub(_editor_only, split)
+                if cleaned != split:
+                    setattr(node, name, cleaned.replace(" | ", "　"))
     return False
+
+
+def _editor_only(match: re.Match[str]) -> str:
+    return "" if re.search("编辑|編輯|责编|責編|校对|校對|审核|審核", match.group(0)) \
+        else match.group(0)
 
 
 def _outside_links(element: Any) -> str:
@@ -320,6 +349,77 @@ def _drop_related(label: Any) -> None:
         following = after
 
 
+# End-of-story marks of press releases and wire copy (``完``, ``NNNN``, ``Ends/Wednesday,
+# May 1, 2024``, ``Issued at HKT 15:30``), and the date/time lines that come with them.
+_END_MARK = re.compile(
+    r"[\s(（\[【\-－—]*(?:完|全文完|NNNN|END|Ends?(?:\s*/.{0,40})?)[\s)）\]】\-－—]*"
+    r"|Issued at HKT \d{1,2}:\d{2}"
+    r"|(?:香港|澳門|澳门)(?:時間|时间)\s*\d{1,2}\s*[時时:：]\s*\d{1,2}\s*分?",
+    re.IGNORECASE,
+)
+_DATE_ONLY = re.compile(
+    r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:[（(](?:星期|週|周).[)）])?"
+    r"|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s+\w+\s+\d{1,2},\s*\d{4}",
+    re.IGNORECASE,
+)
+# A font-size widget (``字体：小中大``) and photo/video credits on a metadata line.
+_FONT_WIDGET = re.compile(r"(?:字体|字體|字号|字號)\s*[:：]?\s*[【\[]?[大中小\s]+[】\]]?")
+_MEDIA_CREDIT = re.compile(
+    r"(?:摄影|攝影|摄像|攝像|视频|視頻|图|圖|文)\s*[:：/／]\s*[\u4e00-\u9fff·]{2,4}")
+
+
+def _block_lines(element: Any) -> list[str]:
+    """The lines a reader sees in ``element`` (split at ``<br>``)."""
+    lines: list[str] = [element.text or ""]
+    for node in element.iterdescendants():
+        if node.tag == "br":
+            lines.append(node.tail or "")
+        else:
+            if isinstance(node.tag, str):
+                lines[-1] += node.text or ""
+            lines[-1] += node.tail or ""
+    return [" ".join(line.split()) for line in lines if line.strip()]
+
+
+def _is_edge_chrome(element: Any) -> bool:
+    """A short standalone block at the start or end of a body that is page furniture: an
+    end mark with its date and time, a date/source/photographer line, a font-size widget."""
+    if not isinstance(element.tag, str) or element.tag in _STRUCTURE or \
+            element.find(".//img") is not None or _has_player(element):
+        return False
+    lines = _block_lines(element)
+    if not lines or sum(len(line) for line in lines) > 160:
+        return False
+    if any(_END_MARK.fullmatch(line) for line in lines):
+        return all(_END_MARK.fullmatch(line) or _DATE_ONLY.fullmatch(line) for line in lines)
+    text = " ".join(lines)
+    widget = _FONT_WIDGET.sub("", text)
+    if widget != text and len(_NOISE_WORDS.sub("", widget)) < 2:
+        return True
+    credits = _MEDIA_CREDIT.sub("", text)
+    return credits != text and _is_metadata_line(credits)
+
+
+def _drop_edge_chrome(body: Any) -> None:
+    """Drop furniture blocks at the start and the end of ``body`` (never inside the prose)."""
+    for first in (True, False):
+        while True:
+            blocks = [child for child in body if isinstance(child.tag, str) and (
+                _line(child) or child.find(".//img") is not None or _has_player(child))]
+            if not blocks:
+                return
+            edge = blocks[0] if first else blocks[-1]
+            # A wrapper holding the whole body: look at its own edge blocks.
+            while len([c for c in edge if isinstance(c.tag, str) and c.tag not in _STRUCTURE
+                       and _line(c)]) > 1 and not _is_edge_chrome(edge) and \
+                    not (edge.text or "").strip():
+                inner = [c for c in edge if isinstance(c.tag, str) and _line(c)]
+                edge = inner[0] if first else inner[-1]
+            if not _is_edge_chrome(edge):
+                break
+            _drop(edge)
+
+
 def clean_body(body: Any, title: str) -> None:
     """Drop the headline, metadata lines, editor credits, related-link blocks and end-of-page
     furniture (copyright, QR codes, share bars) in place."""
@@ -337,7 +437,13 @@ def clean_body(body: Any, title: str) -> None:
         elif not has_image and (_RELATED.match(text) or _is_related_block(element)):
             _drop_related(element)
         elif _is_boilerplate(element, text) or _remove_editor(element):
+            if _PROMPT_START.match(text):
+                _drop_qr_image_before(element)
             _drop(element)
+    for img in list(body.iter("img")):
+        if _QR_IMAGE.search(f"{img.get('src') or ''} {img.get('alt') or ''} "
+                            f"{img.get('title') or ''}"):
+            _drop(_image_holder(img, body))
     # Widgets that are not paragraphs: a share bar of icon links, "【纠错】 责任编辑：X" spans.
     dropped: set[Any] = set()
     for element in list(body.iter()):
@@ -347,6 +453,8 @@ def clean_body(body: Any, title: str) -> None:
             continue
         if element.find(".//img") is not None and not _is_spacer_only(element):
             continue
+        if _has_player(element):
+            continue  # a player with no text is the story on a video page
         if element.tag in _INLINE and _in_running_text(element):
             continue  # "在<span>(2024)</span>年": part of a sentence, not a widget
         text = _line(element)
@@ -355,6 +463,29 @@ def clean_body(body: Any, title: str) -> None:
         if len(text) <= 160 and len(_NOISE_WORDS.sub("", text)) < 2:
             dropped.add(element)
             _drop(element)
+
+
+_QR_IMAGE = re.compile(r"qr_?code|qrcode|二维码|二維碼|erweima|ewm\.", re.IGNORECASE)
+_HOLDERS = frozenset({"p", "div", "a", "span", "center", "section", "figure", "strong", "b"})
+
+
+def _image_holder(img: Any, body: Any) -> Any:
+    """The largest element around ``img`` that holds nothing else (no text, no other image)."""
+    holder = img
+    parent = img.getparent()
+    while parent is not None and parent is not body and parent.tag in _HOLDERS and \
+            not _line(parent) and len(parent.findall(".//img")) == 1:
+        holder, parent = parent, parent.getparent()
+    return holder
+
+
+def _drop_qr_image_before(prompt: Any) -> None:
+    """A scan prompt (``长按识别二维码``) right after an image: the image is the QR code."""
+    previous = prompt.getprevious()
+    if previous is not None and (previous.tag == "img" or (
+            not _line(previous) and len(previous.findall(".//img")) == 1)) and \
+            not (previous.tail or "").strip():
+        _drop(previous)
 
 
 _INLINE = frozenset({"span", "b", "strong", "em", "i", "u", "font", "sup", "sub", "small", "big",
@@ -470,12 +601,7 @@ def add_figures(body: Any, base_url: str, image_proxy: str | None) -> list[Image
         if not src:
             _drop(img)
             continue
-        holder = img
-        parent = img.getparent()
-        if parent is not None and parent is not body and parent.tag in (
-                "p", "div", "a", "span", "center") and not _line(parent) and \
-                len(parent.findall(".//img")) == 1:
-            holder = parent
+        holder = _image_holder(img, body)
         container = holder.getparent()
         if container is None:
             continue
@@ -494,13 +620,21 @@ def add_figures(body: Any, base_url: str, image_proxy: str | None) -> list[Image
             continue  # an inline image inside prose stays where it is
         following = holder.getnext()
         caption = None
-        if following is not None and following.tag in ("p", "div", "figcaption", "span") and \
-                following.find(".//img") is None and _is_caption(_line(following)):
+        # The caption block may be a WeChat <section>; a line that is mostly a link points
+        # elsewhere (相关资讯请关注: <a>…专区</a>) and is no caption.
+        if following is not None and following.tag in (
+                "p", "div", "figcaption", "span", "section", "center") and \
+                following.find(".//img") is None and _is_caption(_line(following)) and \
+                _link_share(following) * 3 < len(_line(following)):
             caption = _line(following)
             _drop(following)
         _figure(img, caption, holder)
         images.append(Image(url=src, caption=caption))
     return images
+
+
+def _link_share(element: Any) -> int:
+    return sum(len(_line(a)) for a in element.iter("a"))
 
 
 def _serialize(body: Any) -> str:
@@ -509,25 +643,148 @@ def _serialize(body: Any) -> str:
     return "".join(parts)
 
 
-def main_container(tree: lxml_html.HtmlElement) -> Any | None:
-    """The element whose own ``<p>`` children hold the most prose (link text not counted).
+# Site footers and chrome: registration numbers, the site's owner, contact lines. A block
+# showing two of these (or one, when short) is the footer, not the article.
+_FOOTER_MARK = re.compile(
+    r"ICP备|ICP證|ICP证|ICP\s*[:：]?\s*\d|公网安备|公網安備|网安备|網安備|版权所有|版權所有|"
+    r"copyright|©|all rights reserved|主办单位|主辦單位|承办单位|承辦單位|主办：|主辦：|"
+    r"网站标识码|網站標識碼|联系我们|聯繫我們|聯絡我們|技术支持|技術支持|网站地图|網站地圖|"
+    r"(?:地址|地點)\s*[:：].{0,60}?(?:电话|電話)\s*[:：]",
+    re.IGNORECASE,
+)
+# Class or id naming a page's footer or copyright strip.
+_FOOTER_NAME = re.compile(r"footer|copyright|banquan|(?:^|[\s_-])(?:foot|bottom)(?:$|[\s_-])",
+                          re.IGNORECASE)
+# Children whose text reads as part of their container's prose: paragraphs (also as leaf
+# ``<div>``s), and the inline runs that br-separated bodies are made of
+# (``<span id=pressrelease>…<br>…</span>``).
+_PROSE_CHILDREN = frozenset({"p", "div", "span", "font", "strong", "b", "em", "i", "u", "section"})
+_PROSE_BLOCKS = ("p", "div", "section", "table", "ul", "ol", "dl", "dd", "dt", "li", "article",
+                 "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "figure", "header",
+                 "footer", "nav", "aside", "main", "form")
+_DISPLAY_NONE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
+_SENTENCE = re.compile(r"[。！？!?；;]|[.!?](?:\s|$)")
+# A container holding the article needs this much prose; a shorter one only when it is
+# clearly the article (after the headline, the only prose block of its size).
+_MIN_PROSE = 200
+_MIN_SHORT_PROSE = 20
+
+
+def is_footer_text(text: str) -> bool:
+    """Whether ``text`` reads as a site footer (ICP备, 版权所有, 主办单位, an address and
+    telephone line...): two different marks, or one in a short block."""
+    marks = {m.group(0).lower()[:4] for m in _FOOTER_MARK.finditer(text)}
+    return len(marks) >= 2 or (bool(marks) and len(text) <= 150)
+
+
+def _is_footer_element(element: Any) -> bool:
+    name = f"{element.get('class') or ''} {element.get('id') or ''}"
+    return element.tag == "footer" or bool(_FOOTER_NAME.search(name))
+
+
+def _piece_score(text: str, links: int, title: str) -> int:
+    """What a paragraph or a br-separated run adds to its container's score: its text
+    outside links; nothing for the headline, date/source lines and editor credits; minus
+    its length for a footer."""
+    line = " ".join(text.split())
+    if not line or line == title:
+        return 0
+    if is_footer_text(line):
+        return -len(line)
+    if len(line) <= 160 and (_is_metadata_line(line) or _is_editor_only(line)):
+        return 0
+    return max(len(line) - links, 0)
+
+
+def _is_editor_only(line: str) -> bool:
+    for pattern in (metadata.EDITOR_LINE, metadata.EDITOR_BRACKETED):
+        line = pattern.sub("", _split_credits(line))
+    return len(_NOISE_WORDS.sub("", line)) < 2
+
+
+def _prose_score(element: Any, title: str) -> tuple[int, int]:
+    """``(score, link characters)`` of the prose directly in ``element``: its own
+    paragraphs and br-separated text, not what nested containers hold."""
+    score = links_total = 0
+    run: list[str] = [element.text or ""]
+
+    def flush(tail: str | None) -> None:
+        nonlocal score, run
+        score += _piece_score("".join(run), 0, title)
+        run = [tail or ""]
+
+    for child in element:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        wrapper = any(isinstance(d.tag, str) and d.tag in _PROSE_BLOCKS
+                      for d in child.iterdescendants())
+        if tag == "a":
+            links_total += len(child.text_content().strip())
+            run.append(child.tail or "")
+        elif tag in _INLINE and not wrapper and child.find(".//br") is None:
+            links_total += sum(len(a.text_content().strip()) for a in child.iter("a"))
+            run.extend((_outside_links(child), child.tail or ""))
+        elif tag in _PROSE_CHILDREN and not wrapper:
+            links = sum(len(a.text_content().strip()) for a in child.iter("a"))
+            links_total += links
+            flush(child.tail)
+            score += _piece_score(child.text_content(), links, title)
+        else:  # a <br>, an image, a nested container: the run ends here
+            flush(child.tail)
+    flush(None)
+    return score, links_total
+
+
+def main_container(tree: lxml_html.HtmlElement, title: str = "") -> Any | None:
+    """The element whose own paragraphs (``<p>`` children, br-separated text) hold the most
+    prose (link text not counted), after the headline and outside the footer.
 
     Chinese news pages put the article as sibling paragraphs in one container; scoring
     containers by that finds the article where whole-page extraction keeps the hot-news
-    lists and comment threads that 163, sina and others append below it.
+    lists and comment threads that 163, sina and others append below it. A footer's
+    paragraphs count against their container, and a container before the headline (a
+    navigation column) counts half, so a short notice beats a long footer. A short article
+    (a weather alert, a video's summary) is taken when it is the only prose block of its
+    size after the headline.
     """
-    best, best_score = None, 0
-    for element in tree.iter("div", "article", "section", "td"):
-        score = 0
-        for child in element:
-            if child.tag != "p":
-                continue
-            text = child.text_content()
-            links = sum(len(a.text_content()) for a in child.iter("a"))
-            score += len(text.strip()) - links
-        if score > best_score:
-            best, best_score = element, score
-    return best if best_score >= 200 else None
+    headline = metadata.heading_element(tree, title) if title else None
+    above: set[Any] = set(headline.iterancestors()) if headline is not None else set()
+    order = {element: index for index, element in enumerate(tree.iter())}
+    start = order.get(headline, 0) if headline is not None else 0
+    footers = [e for e in tree.iter() if isinstance(e.tag, str) and _is_footer_element(e)
+               and e not in above and e is not headline]
+    # Hidden blocks (SEO keyword stuffing) are not read; ``visibility: hidden`` is not
+    # counted as hidden: WeChat shows its article that way until a script runs.
+    hidden = [e for e in tree.iter() if isinstance(e.tag, str) and (
+        e.get("hidden") is not None or _DISPLAY_NONE.search(e.get("style") or ""))]
+    in_footer = {d for f in (*footers, *hidden) for d in f.iter()}
+    scored: list[tuple[int, Any, bool]] = []
+    for element in tree.iter("div", "article", "section", "td", "span"):
+        if element in in_footer:
+            continue
+        score, links = _prose_score(element, title)
+        if score <= 0:
+            continue
+        after = headline is None or element in above or order[element] > start
+        if not after:
+            score //= 2  # a column before the headline: navigation, a previous story
+        if element.tag == "span" and element.find(".//br") is None:
+            continue  # an inline span is part of its container's prose
+        if links > score:
+            continue  # mostly links: a sidebar, a list of headlines, a navigation column
+        scored.append((score, element, after and links * 3 < score))
+    if not scored:
+        return None
+    scored.sort(key=lambda item: -item[0])
+    best_score, best, clear = scored[0]
+    if best_score >= _MIN_PROSE:
+        return best
+    if headline is None or not clear or best_score < _MIN_SHORT_PROSE or \
+            not _SENTENCE.search(best.text_content()):
+        return None
+    related = set(best.iterancestors()) | set(best.iterdescendants())
+    rivals = [score for score, element, _ in scored[1:] if element not in related]
+    # Several blocks of similar size (a gallery's captions): no single one is the article.
+    return best if not rivals or rivals[0] * 2 <= best_score else None
 
 
 def _trafilatura_body(tree: lxml_html.HtmlElement, url: str) -> Any | None:
@@ -539,7 +796,8 @@ def _trafilatura_body(tree: lxml_html.HtmlElement, url: str) -> Any | None:
     if body is None:
         return None
     root = convert_to_html(body)
-    return root.find("body")
+    found = root.find("body")
+    return _prepare_body(found) if found is not None else None
 
 
 _INDENT = " \u3000\u00a0\t\r\n"
@@ -569,22 +827,80 @@ def _prepare_body(body: Any) -> Any:
     return body
 
 
+_PLAYERS = ("video", "audio", "iframe", "embed", "object")
+
+
+def _has_player(element: Any) -> bool:
+    return element.tag in _PLAYERS or next(element.iter(*_PLAYERS), None) is not None
+
+
+def _is_player(element: Any) -> bool:
+    """A video or audio player block with at most a short label."""
+    return isinstance(element.tag, str) and _has_player(element) and len(_line(element)) <= 30
+
+
 def _container_body(container: Any) -> Any:
     body = copy.deepcopy(container)
     body.tag = "body"
     body.attrib.clear()
     body.tail = None
-    # A captioned figure just before the text container belongs to the article (a lead
-    # picture placed above the text div); only <figure> elements, which name themselves.
+    # A captioned figure or a player just before the text container belongs to the article
+    # (a lead picture placed above the text div, a video page's player above its summary).
     previous = container.getprevious()
-    while previous is not None and previous.tag == "figure" and \
-            previous.find(".//img") is not None:
-        figure = copy.deepcopy(previous)
-        figure.tail = body.text
+    while previous is not None and (
+            (previous.tag == "figure" and previous.find(".//img") is not None)
+            or _is_player(previous)):
+        lead = copy.deepcopy(previous)
+        lead.tail = body.text
         body.text = None
-        body.insert(0, figure)
+        body.insert(0, lead)
         previous = previous.getprevious()
+    _paragraphs_from_runs(body)
     return _prepare_body(body)
+
+
+def _paragraphs_from_runs(body: Any) -> None:
+    """Text that sits directly in the container, separated by ``<br>`` (old CMS bodies,
+    press releases in a ``<span>``), becomes one ``<p>`` per run."""
+    for child in list(body):
+        if isinstance(child.tag, str) and child.tag in _INLINE and \
+                child.find(".//br") is not None and \
+                next(child.iter(*_PROSE_BLOCKS), None) is None:
+            child.drop_tag()  # a span holding the br-separated text: its runs are the body's
+    loose = (body.text or "").strip() or any(
+        (child.tail or "").strip() for child in body if isinstance(child.tag, str))
+    if not loose or body.find("br") is None:
+        return
+    nodes: list[Any] = []
+    if body.text:
+        nodes.append(body.text)
+    for child in list(body):
+        tail, child.tail = child.tail, None
+        body.remove(child)
+        nodes.append(child)
+        if tail:
+            nodes.append(tail)
+    body.text = None
+    paragraph: Any = None
+    for node in nodes:
+        if isinstance(node, str) or (isinstance(node.tag, str) and node.tag in _INLINE) or \
+                node.tag == "img":
+            if isinstance(node, str) and not node.strip() and paragraph is None:
+                continue
+            if paragraph is None:
+                paragraph = etree.SubElement(body, "p")
+            if isinstance(node, str):
+                if len(paragraph):
+                    paragraph[-1].tail = (paragraph[-1].tail or "") + node
+                else:
+                    paragraph.text = (paragraph.text or "") + node
+            else:
+                paragraph.append(node)
+        elif isinstance(node.tag, str) and node.tag == "br":
+            paragraph = None
+        else:
+            body.append(node)
+            paragraph = None
 
 
 def _rules_body(tree: lxml_html.HtmlElement, selector: str) -> Any | None:
@@ -667,7 +983,7 @@ def extract_article(
 
     body = _rules_body(tree, rules.body) if rules is not None and rules.body else None
     if body is None:
-        container = main_container(tree)
+        container = main_container(tree, title)
         if container is not None:
             body = _container_body(container)
     if body is None:
@@ -676,6 +992,7 @@ def extract_article(
     content_html = ""
     if body is not None:
         clean_body(body, title)
+        _drop_edge_chrome(body)
         images = add_figures(body, url, image_proxy)
         content_html = sanitize_html(_serialize(body), url)
     content_html = convert(clean_text(content_html), conversion)
