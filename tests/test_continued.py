@@ -143,6 +143,9 @@ def test_next_article_link_is_not_a_continuation() -> None:
              '<p><a href="t20240502_124.html">下一篇</a></p></div>')
     page = article(prose("一"), links)
     assert urls(page, "https://www.example.gov.cn/zwgk/202405/t20240501_123.html") == []
+    short = article(prose("一"), '<div class="pn"><a href="124.html">下一页</a> '
+                    '<a href="124.html">下一篇</a> <a href="122.html">上一页</a></div>')
+    assert urls(short, "https://www.example.com/news/123.html") == []
 
 
 def test_comments_pager_is_not_a_continuation() -> None:
