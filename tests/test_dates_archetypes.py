@@ -250,3 +250,11 @@ def test_script_date_is_not_read_from_unrelated_variables() -> None:
     """A script number that is no plausible timestamp (``var ct = "12"``) gives no date."""
     html = wechat("").replace('"1714521600"', '"12"').replace('"2024-05-01"', '""')
     assert extract(html).published is None
+
+
+def test_taiwan_reporter_credit_with_place() -> None:
+    """``記者林志明／臺北報導 2024年5月1日 下午3:45`` gives the reporter and 15:45."""
+    extracted = extract(page(
+        under="<div class='info'>記者林志明／臺北報導 2024年5月1日 下午3:45</div>"))
+    assert [p.name for p in extracted.authors] == ["林志明"]
+    assert iso(extracted) == "2024-05-01T15:45:00+08:00"

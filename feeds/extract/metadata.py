@@ -49,10 +49,12 @@ AUTHOR_LINE = re.compile(
 )
 REPORTER_LINE = re.compile(
     r"(?:本报|本報|本刊|新华社|新華社|中新社|中新网|中新網)?(?:特约|特約|实习|實習|首席)?"
-    r"(?:记者|記者)(?:\s*[:：]\s*|\s+|(?=[\u4e00-\u9fff·]{2,4}[)）]))"
+    r"(?:记者|記者)(?:\s*[:：]\s*|\s+|(?=[\u4e00-\u9fff·]{2,4}[)）〕/／]))"
     r"(?P<value>[\u4e00-\u9fff·]{2,4}?(?:[ 、，,\u3000][\u4e00-\u9fff·]{2,4})*)"
-    # The name ends the credit, or the next label follows it unspaced: ``记者张三责任编辑：李四``.
-    r"(?=[\s)）]|$|责任编辑|責任編輯|责编|責編|编辑|編輯|来源|來源|发布|發布)"
+    # The name ends the credit, or the next label follows it unspaced: ``记者张三责任编辑：李四``;
+    # Taiwan's press writes the place after a slash: ``記者林志明／臺北報導``.
+    r"(?=[\s)）〕]|$|[/／][\u4e00-\u9fff]{1,4}(?:报道|報導|報道|电|電)|责任编辑|責任編輯|责编|責編|"
+    r"编辑|編輯|来源|來源|发布|發布)"
 )
 EDITOR_LINE = re.compile(
     r"[\[【(（]?\s*(?:责任编辑|責任編輯|责编|責編|本文编辑|本文編輯|编辑|編輯|校对|校對|审核|審核)"
