@@ -844,10 +844,12 @@ def representative(story: Story[Candidate], prefer: Sequence[str] = (), order: S
 def also_at(story: Story[Candidate], shown: Candidate, names: dict[str, str]) -> Stored:
     """The shown copy, its content followed by links to the other copies ("also at …").
 
-    Its ``updated`` is the newest of the story's copies (never before its own): the links are
-    part of the entry, so a copy joining changes it (RFC 4287 section 4.2.15), and a reader
-    that keys on ``updated`` sees the new link. Its ``published`` stays its own. (Copies of one
-    story come from different sources, see :class:`feeds.folding.Deduper`.)"""
+    The links are part of the entry, so a copy joining changes it (RFC 4287 section 4.2.15):
+    its ``updated`` is the newest of the copies' own and of the times the other copies were
+    first seen (never before its own), so a reader that keys on ``updated`` sees the new
+    link even when the copy is older; and its content hash is that of the content shown, so
+    publishing writes the feed again. Its ``published`` stays its own. (Copies of one story
+    come from different sources, see :class:`feeds.folding.Deduper`.)"""
     others = [c for c in story.members if c is not shown]
     article = shown.stored.article
     if not others:
@@ -869,9 +871,10 @@ def also_at(story: Story[Candidate], shown: Candidate, names: dict[str, str]) ->
     note = f'<p class="also-at">Also at: {", ".join(links)}</p>'
     body = article.content_html or (f"<p>{html.escape(article.summary)}</p>"
                                     if article.summary else "")
-    updated = max(c.stored.effective_updated for c in story.members)
-    changed = replace(article, content_html=body + note,
-                      updated=max(updated, shown.stored.effective_updated))
+    updated = max(shown.stored.effective_updated,
+                  *(c.stored.effective_updated for c in story.members),
+                  *(c.stored.article.first_seen for c in others if c.stored.article.first_seen))
+    changed = replace(article, content_html=body + note, updated=updated, content_hash="")
     return Stored(shown.stored.source_id, changed)
 
 

@@ -447,3 +447,24 @@ def test_sketch_values_are_fixed() -> None:
                        "沿线共设车站二十座换乘站五座")
     assert sketch.size == 43 and len(sketch.hashes) == 43
     assert min(sketch.hashes) == 26249881
+
+
+def test_a_copy_that_joins_later_is_linked_and_updates_the_entry(tmp_path: Path,
+                                                                  store: Store) -> None:
+    """A copy from another source stored after a topic feed was published, even an older
+    one, adds its "Also at" link: the feed is written again, as a fresh store writes it,
+    and the entry's updated moves to when the copy was first seen."""
+    config = make_config(tmp_path, "  - {id: t, any: [青岛]}")
+    store.upsert("alpha", [art("a1", "青岛新闻", STORY, 0)], NOW)
+    publish_all(config, store, NOW)
+    path = tmp_path / "out/topics/t.atom"
+    before = path.read_bytes()
+    assert b"Also at" not in before
+    later = NOW + timedelta(hours=1)
+    store.upsert("beta", [art("b1", "青岛新闻", STORY, 30)], later)  # older, seen later
+    publish_all(config, store, later)
+    after = path.read_bytes()
+    assert b"Also at" in after
+    (entry,) = entries(path)
+    updated = datetime.fromisoformat(entry.findtext(f"{ATOM}updated") or "")
+    assert updated == later
