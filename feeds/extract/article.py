@@ -610,7 +610,11 @@ def add_figures(body: Any, base_url: str, image_proxy: str | None) -> list[Image
             caption = _line(caption_element) if caption_element is not None else None
             images.append(Image(url=src, caption=caption or None))
             continue
-        if holder is img and container is not body and _line(container):
+        following = holder.getnext()
+        if holder is img and container is not body and _line(container) and not (
+                _caption_block(following) and following.tag != "span"
+                and container.tag not in _INLINE and not (container.text or "").strip()
+                and img.getprevious() is None and not (img.tail or "").strip()):
             captioned = _caption_in_block(img, body)
             if captioned is not None:
                 _figure(img, captioned[1], captioned[0])
@@ -618,19 +622,24 @@ def add_figures(body: Any, base_url: str, image_proxy: str | None) -> list[Image
                 continue
             images.append(Image(url=src))
             continue  # an inline image inside prose stays where it is
-        following = holder.getnext()
+        # (An image opening its block, right before a caption block, is a figure:
+        # ``<div class=pic><img><p>caption</p></div>``.)
         caption = None
-        # The caption block may be a WeChat <section>; a line that is mostly a link points
-        # elsewhere (相关资讯请关注: <a>…专区</a>) and is no caption.
-        if following is not None and following.tag in (
-                "p", "div", "figcaption", "span", "section", "center") and \
-                following.find(".//img") is None and _is_caption(_line(following)) and \
-                _link_share(following) * 3 < len(_line(following)):
+        if _caption_block(following):
             caption = _line(following)
             _drop(following)
         _figure(img, caption, holder)
         images.append(Image(url=src, caption=caption))
     return images
+
+
+def _caption_block(element: Any | None) -> bool:
+    """Whether ``element`` (the block after an image) is its caption. It may be a WeChat
+    <section>; a line that is mostly a link points elsewhere (相关资讯请关注: <a>…专区</a>)."""
+    return element is not None and element.tag in (
+        "p", "div", "figcaption", "span", "section", "center") and \
+        element.find(".//img") is None and _is_caption(_line(element)) and \
+        _link_share(element) * 3 < len(_line(element))
 
 
 def _link_share(element: Any) -> int:
@@ -691,7 +700,8 @@ def _piece_score(text: str, links: int, title: str) -> int:
         return 0
     if is_footer_text(line):
         return -len(line)
-    if len(line) <= 160 and (_is_metadata_line(line) or _is_editor_only(line)):
+    if len(line) <= 160 and (_is_metadata_line(line) or _is_editor_only(line)
+                             or _is_metadata_line(_MEDIA_CREDIT.sub("", line))):
         return 0
     return max(len(line) - links, 0)
 
@@ -776,13 +786,19 @@ def main_container(tree: lxml_html.HtmlElement, title: str = "") -> Any | None:
         return None
     scored.sort(key=lambda item: -item[0])
     best_score, best, clear = scored[0]
+    # The tightest block holding (nearly) all that prose: a wrapper whose one leaf <div>
+    # holds the br-separated text scores as much as that <div>.
+    inner = [(score, element, ok) for score, element, ok in scored
+             if score * 10 >= best_score * 9 and any(a is best for a in element.iterancestors())]
+    if inner:
+        best_score, best, clear = max(inner, key=lambda item: item[0])
     if best_score >= _MIN_PROSE:
         return best
     if headline is None or not clear or best_score < _MIN_SHORT_PROSE or \
             not _SENTENCE.search(best.text_content()):
         return None
-    related = set(best.iterancestors()) | set(best.iterdescendants())
-    rivals = [score for score, element, _ in scored[1:] if element not in related]
+    related = {best, *best.iterancestors(), *best.iterdescendants()}
+    rivals = [score for score, element, _ in scored if element not in related]
     # Several blocks of similar size (a gallery's captions): no single one is the article.
     return best if not rivals or rivals[0] * 2 <= best_score else None
 
@@ -798,6 +814,39 @@ def _trafilatura_body(tree: lxml_html.HtmlElement, url: str) -> Any | None:
     root = convert_to_html(body)
     found = root.find("body")
     return _prepare_body(found) if found is not None else None
+
+
+def _is_page_dump(body: Any, link_texts: set[str], title: str) -> bool:
+    """Whether a whole-page extraction is the page flattened: its lines are mostly link
+    texts (navigation, a breadcrumb, a hot list), separators and the headline."""
+    lines = [" ".join(line.split()) for line in "\n".join(body.itertext()).splitlines()]
+    lines = [line for line in lines if line]
+    total = sum(len(line) for line in lines)
+    chrome = sum(len(line) for line in lines if line in link_texts or line == title
+                 or not _LINK_FURNITURE.sub("", line.replace("&gt;", "")))
+    return total > 0 and chrome * 3 >= total
+
+
+def _headline_body(tree: lxml_html.HtmlElement, title: str) -> Any | None:
+    """The blocks after the headline in its own section (a gallery's pictures, a short
+    text not in paragraphs), without footers, hidden blocks and lists of links."""
+    node = metadata.heading_element(tree, title) if title else None
+    while node is not None and node.getparent() is not None and \
+            node.getparent().tag not in ("body", "html"):
+        after = [sibling for sibling in node.itersiblings() if isinstance(sibling.tag, str)
+                 and not _is_footer_element(sibling) and not _is_link_block(sibling)
+                 and not _DISPLAY_NONE.search(sibling.get("style") or "")]
+        prose = sum(_piece_score(_outside_links(sibling), 0, title) for sibling in after)
+        if prose >= _MIN_SHORT_PROSE or any(
+                sibling.find(".//img") is not None or _has_player(sibling) for sibling in after):
+            body = etree.Element("body")
+            for sibling in after:
+                part = copy.deepcopy(sibling)
+                part.tail = None
+                body.append(part)
+            return _prepare_body(body)
+        node = node.getparent()
+    return None
 
 
 _INDENT = " \u3000\u00a0\t\r\n"
@@ -987,7 +1036,13 @@ def extract_article(
         if container is not None:
             body = _container_body(container)
     if body is None:
+        # trafilatura cleans the tree it is given: what the fallbacks need is read first.
+        link_texts = {_line(a) for a in tree.iter("a") if _line(a)}
+        near_headline = _headline_body(tree, title)
         body = _trafilatura_body(tree, url)
+        if body is None or _is_page_dump(body, link_texts, title):
+            log.debug("%s: no article block; taking what follows the headline", url)
+            body = near_headline if near_headline is not None else body
     images: list[Image] = []
     content_html = ""
     if body is not None:
