@@ -33,7 +33,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,6 +112,13 @@ def changed_schedule_due(
         return None
     due = source_due_after(state.last_attempt, new, config, hint_seconds=state.interval_hint)
     return max(min(due, state.next_due), now)
+
+
+def publish_at_start(states: Mapping[str, SourceState]) -> bool:
+    """Whether the service publishes as it starts (the config may have changed while it was
+    down): not on a store no source was ever polled into, whose feeds would be written
+    empty a moment before the first polls fill them (the first poll asks for publishing)."""
+    return any(state.last_success for state in states.values())
 
 
 def health_event(before: SourceState, result: PollResult, now: datetime) -> HealthEvent | None:
@@ -319,6 +326,7 @@ class Service:
     def start(self) -> None:
         now = self.clock()
         states = self.store.states()
+        self._dirty = publish_at_start(states)
         scheduled = 0
         for source in self.config.sources:
             due = initial_due(now, source, states.get(source.id), self.config,

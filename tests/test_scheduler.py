@@ -21,7 +21,7 @@ from feeds.cli import cli
 from feeds.config import load_config, parse_config
 from feeds.errors import LockedError
 from feeds.poll import effective_interval, next_due_after, poll_source, source_due_after
-from feeds.scheduler import Service, health_event, initial_due, service_lock
+from feeds.scheduler import Service, health_event, initial_due, publish_at_start, service_lock
 from feeds.store import SourceState, Store
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -463,3 +463,14 @@ def test_run_once_does_not_ask_again_within_retry_after(
         assert len(http_server.requests_for("/slow.rss")) == 2
     finally:
         service.store.close()
+
+
+def test_the_service_publishes_at_start_only_on_a_store_that_was_polled(
+        tmp_path: Path, store: Store) -> None:
+    """A new store's feeds are not written (empty) before its first polls; a store some
+    source was polled into is published at once, in case the config changed while down."""
+    assert not publish_at_start(store.states())
+    store.save_state(SourceState("a", last_attempt=NOW, failures=1))
+    assert not publish_at_start(store.states())
+    store.save_state(SourceState("b", last_success=NOW))
+    assert publish_at_start(store.states())
