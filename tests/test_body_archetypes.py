@@ -206,9 +206,10 @@ def test_end_marks_inside_the_prose_stay() -> None:
 
 
 def test_font_size_widget_at_the_start_goes() -> None:
-    """A ``字体：小中大`` widget at the start of a body goes."""
-    body = ("<div class='main-left'><div class='setFont'>字体：<span>小</span><span>中</span>"
-            "<span>大</span></div><div id='detail'>"
-            + "".join(f"<p>{p}</p>" for p in NOTICE) + "</div></div>")
+    """A ``字体：小中大`` widget at the start of a body goes (here a whole-page extraction's:
+    the paragraphs sit in a <span>, as on xinhua.net)."""
+    body = ("<div class='setFont'>字体：<span>小</span><span>中</span><span>大</span></div>"
+            "<div id='detail'><span id='detailContent'>"
+            + "".join(f"<p>{p}</p>" for p in NOTICE) + "</span></div>")
     extracted = extract(page(body, title="关于放假的通知", tail=""))
     assert extracted.text.splitlines()[0] == NOTICE[0]
