@@ -580,7 +580,8 @@ def _record_failure(
         gone=gone,
     )
     store.save_state(failed)
-    log.warning("%s: %s", source.id, message)
+    # The service logs every poll's outcome and `run --once` lists it: one line, not two.
+    log.debug("%s: %s", source.id, message)
     return PollResult(
         source.id, "gone" if gone else "failed", error=message,
         duration=time.monotonic() - started, next_due=next_due, error_kind=type(error).__name__,
