@@ -555,6 +555,8 @@ def _article(
         contributors=_persons(entry["contributors"], conversion) if entry.get(
             "contributors") else (),
         categories=tuple(c for c in categories if c),
+        # RSS <source>新华社</source>, or the feed an Atom entry was copied from.
+        source_name=_text((entry.get("source") or {}).get("title"), conversion)[:200] or None,
         language=_language(entry.get("language")) or language,
         images=_images(entry, enclosures, base),
         enclosures=enclosures,
