@@ -504,7 +504,8 @@ def status(config_path: Path) -> None:
         elif state is None:
             note = "never polled"
         elif state.gone:
-            note = f"gone (HTTP 410) since {_when(state.last_error_at)}; remove it from the config"
+            note = (f"gone (HTTP 410) since {_when(state.last_error_at)}; change its URL to "
+                    "try again, or remove it")
         elif state.failures:
             note = f"failing since {_when(state.failing_since)}: {state.last_error}"
             if state.retry_after:
