@@ -845,11 +845,12 @@ def also_at(story: Story[Candidate], shown: Candidate, names: dict[str, str]) ->
     """The shown copy, its content followed by links to the other copies ("also at …").
 
     The links are part of the entry, so a copy joining changes it (RFC 4287 section 4.2.15):
-    its ``updated`` is the newest of the copies' own and of the times the other copies were
-    first seen (never before its own), so a reader that keys on ``updated`` sees the new
-    link even when the copy is older; and its content hash is that of the content shown, so
-    publishing writes the feed again. Its ``published`` stays its own. (Copies of one story
-    come from different sources, see :class:`feeds.folding.Deduper`.)"""
+    its ``updated`` is the newest of the copies' own and of the times copies were first seen
+    after the shown one (never before its own), so a reader that keys on ``updated`` sees a
+    new link even when the copy is older, while copies seen together change nothing; and its
+    content hash is that of the content shown, so publishing writes the feed again. Its
+    ``published`` stays its own. (Copies of one story come from different sources, see
+    :class:`feeds.folding.Deduper`.)"""
     others = [c for c in story.members if c is not shown]
     article = shown.stored.article
     if not others:
@@ -871,9 +872,13 @@ def also_at(story: Story[Candidate], shown: Candidate, names: dict[str, str]) ->
     note = f'<p class="also-at">Also at: {", ".join(links)}</p>'
     body = article.content_html or (f"<p>{html.escape(article.summary)}</p>"
                                     if article.summary else "")
+    # A copy first seen after the shown one joined the entry then; copies seen with it did
+    # not change it.
+    seen = shown.stored.article.first_seen
     updated = max(shown.stored.effective_updated,
                   *(c.stored.effective_updated for c in story.members),
-                  *(c.stored.article.first_seen for c in others if c.stored.article.first_seen))
+                  *(c.stored.article.first_seen for c in others
+                    if c.stored.article.first_seen and seen and c.stored.article.first_seen > seen))
     changed = replace(article, content_html=body + note, updated=updated, content_hash="")
     return Stored(shown.stored.source_id, changed)
 

@@ -468,3 +468,17 @@ def test_a_copy_that_joins_later_is_linked_and_updates_the_entry(tmp_path: Path,
     (entry,) = entries(path)
     updated = datetime.fromisoformat(entry.findtext(f"{ATOM}updated") or "")
     assert updated == later
+
+
+def test_copies_seen_together_leave_the_entry_its_own_updated(tmp_path: Path,
+                                                              store: Store) -> None:
+    """Copies first seen in the same poll as the shown one do not move its updated to the
+    time of that poll: it stays the newest of the copies' own dates."""
+    config = make_config(tmp_path, "  - {id: t, any: [青岛]}")
+    later = NOW + timedelta(hours=5)
+    store.upsert("alpha", [art("a1", "青岛新闻", STORY, 0)], later)
+    store.upsert("beta", [art("b1", "青岛新闻", STORY, 30)], later)
+    publish_all(config, store, later)
+    (entry,) = entries(tmp_path / "out/topics/t.atom")
+    assert b"Also at" in etree.tostring(entry)
+    assert datetime.fromisoformat(entry.findtext(f"{ATOM}updated") or "") == NOW
