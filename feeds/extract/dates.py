@@ -189,6 +189,20 @@ _MINGUO = re.compile(
     r"\s*(?:[-/.]|年)\s*(?P<month>\d{1,2})\s*(?:[-/.]|月)\s*(?P<day>\d{1,2})(?!\d)\s*日?"
     rf"(?:\s*{_WEEKDAY})?" + _TIME + _AFTER
 )
+# Zone abbreviations US, British and Australian pages write after a time (``3:45 PM EDT``).
+# Read only right after an English time: elsewhere ``EST`` could be part of a word. A standard
+# or daylight name is its fixed offset (as RFC 822 has it); ``ET``/``PT`` follow the season.
+# ``CST`` and ``IST`` are left out: China/Central and India/Ireland/Israel.
+EN_ZONE_NAMES: dict[str, tzinfo] = {
+    "EST": timezone(timedelta(hours=-5)), "EDT": timezone(timedelta(hours=-4)),
+    "CDT": timezone(timedelta(hours=-5)), "MST": timezone(timedelta(hours=-7)),
+    "MDT": timezone(timedelta(hours=-6)), "PST": timezone(timedelta(hours=-8)),
+    "PDT": timezone(timedelta(hours=-7)), "BST": timezone(timedelta(hours=1)),
+    "AEST": timezone(timedelta(hours=10)), "AEDT": timezone(timedelta(hours=11)),
+    "ET": ZoneInfo("America/New_York"), "CT": ZoneInfo("America/Chicago"),
+    "MT": ZoneInfo("America/Denver"), "PT": ZoneInfo("America/Los_Angeles"),
+}
+_EN_ZONE_WORD = "|".join(sorted(EN_ZONE_NAMES, key=len, reverse=True))
 _EN_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
              r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
 # ``May 1, 2024``, ``Wednesday, 1 May 2024 15:30``, ``Sept. 3, 2023 at 3:45 PM``, ``HKT 15:30``.
@@ -197,7 +211,8 @@ _ENGLISH = re.compile(
     rf"|\b(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<month2>{_EN_MONTH})\.?,?\s+)"
     r"(?P<year>(?:19|20)\d\d)(?!\d)"
     rf"(?:\s*,?\s*(?:at\s+)?(?:(?P<zone2>{_ZONE_WORD})\s*)?(?P<hour>\d{{1,2}}):(?P<minute>\d\d)"
-    r"(?::(?P<second>\d\d))?(?:\s*(?P<half>[AaPp])\.?[Mm]\.?(?![A-Za-z]))?)?" + _AFTER
+    r"(?::(?P<second>\d\d))?(?:\s*(?P<half>[AaPp])\.?[Mm]\.?(?![A-Za-z]))?"
+    rf"(?:\s*\(?(?P<zone_en>{_EN_ZONE_WORD})\)?(?![A-Za-z]))?)?" + _AFTER
 )
 _EN_MONTHS = {name: number for number, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
@@ -244,6 +259,8 @@ def _zone_of(match: re.Match[str], tz: tzinfo) -> tzinfo | None:
             return None
         delta = timedelta(hours=int(hours), minutes=int(minutes))
         return timezone(-delta if sign == "-" else delta)
+    if groups.get("zone_en"):
+        return EN_ZONE_NAMES[groups["zone_en"]]
     word = groups.get("zone1") or groups.get("zone2") or groups.get("zone3")
     name = ZONE_NAMES.get(word) if word else None
     return ZoneInfo(name) if name else tz
@@ -305,9 +322,14 @@ def _english(text: str, tz: tzinfo, now: datetime) -> datetime | None:
     return _dated(match, int(match["year"]), month, int(match["day1"] or match["day2"]), tz)
 
 
+# The RFC 822 shape: a day, a month name and a year before the time. ``May 1, 2024 3:45 PM``
+# is English prose that the email module would read as 03:45: :func:`_english` reads it.
+_RFC822_SHAPE = re.compile(r"(?:[A-Za-z]{3},?\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d")
+
+
 def _rfc822(text: str, tz: tzinfo, now: datetime) -> datetime | None:
     """``Mon, 07 Jun 2021 10:22:00 +0800`` (meta tags of some CMSs)."""
-    if not re.search(r"[A-Za-z]{3},? \d", text):
+    if not _RFC822_SHAPE.match(text.strip()):
         return None
     try:
         value = email.utils.parsedate_to_datetime(text.strip())
@@ -363,15 +385,162 @@ def _no_year(text: str, tz: tzinfo, now: datetime) -> datetime | None:
     return None
 
 
+# --- Numeric day/month orders ------------------------------------------------------------------
+#
+# ``15.10.2026`` is day.month.year wherever dots are written (Germany, Russia, much of Europe).
+# ``5/1/2024`` is 5 January in Britain, India and most of the world but 1 May in the US: when
+# both readings are real dates the page's language decides (see :func:`day_first_for`), and
+# without a hint the date is not read at all, since a wrong date is worse than none (the
+# caller then falls back to another date or to first_seen). A reading that is no date
+# (``25/12/2024``, ``12/25/2024``) settles the order whatever the hint.
+_DAY_MONTH_YEAR = re.compile(
+    r"(?<![\w.:/-])(?P<first>\d{1,2})\s*(?P<sep>[./-])\s*(?P<then>\d{1,2})\s*(?P=sep)\s*"
+    r"(?P<year>(?:19|20)\d\d)(?![\d]|[./-]\d)"
+    r"(?:\s*,?\s*(?:at\s+|um\s+|à\s+)?(?P<hour>\d{1,2})[:.h](?P<minute>\d\d)(?!\d)"
+    r"(?::(?P<second>\d\d))?(?:\s*(?P<half>[AaPp])\.?[Mm]\.?(?![A-Za-z]))?"
+    rf"(?:\s*\(?(?P<zone_en>{_EN_ZONE_WORD})\)?(?![A-Za-z]))?)?" + _AFTER
+)
+# Regions that write the month first (``5/1/2024`` is 1 May): the US and a few others.
+_MONTH_FIRST_REGIONS = frozenset({"us", "ph", "fm", "mh", "pw", "as", "gu", "mp", "um", "vi"})
+
+
+def day_first_for(language: str | None) -> bool | None:
+    """Whether ``5/1/2024`` means 5 January (True) or 1 May (False) on a page in
+    ``language`` (a ``lang`` attribute or BCP 47 tag such as ``en-US``, ``en_GB``, ``de``).
+
+    ``en-US`` (and the few other month-first regions) is month first; any other region and
+    any other language is day first. A bare ``en`` (or no language) is None: English pages
+    are written both ways (``lang="en"`` is as common in London as in New York), so such a
+    date is left unread rather than guessed.
+    """
+    if not language:
+        return None
+    parts = re.split(r"[-_]", language.strip().lower())
+    if parts[0] != "en":
+        return bool(parts[0])
+    region = next((p for p in parts[1:] if len(p) == 2 and p.isalpha()), None)
+    if region is None:
+        return None
+    return region not in _MONTH_FIRST_REGIONS
+
+
+def _day_month_year(text: str, tz: tzinfo, now: datetime,
+                    day_first: bool | None = None) -> datetime | None:
+    """``15.10.2026``, ``01.05.2024 14:30``, ``25/12/2024``, ``5/1/2024`` (with a hint)."""
+    for match in _DAY_MONTH_YEAR.finditer(text):
+        first, second = int(match["first"]), int(match["then"])
+        as_day_first = 1 <= second <= 12 and 1 <= first <= 31
+        as_month_first = 1 <= first <= 12 and 1 <= second <= 31
+        if as_day_first and as_month_first and first != second:
+            dotted = match["sep"] == "."
+            order = True if dotted and day_first is not False else day_first
+            if order is None:
+                continue  # both readings are dates and nothing says which: not guessed
+        else:
+            order = as_day_first
+            if not (as_day_first or as_month_first):
+                continue
+        day, month = (first, second) if order else (second, first)
+        value = _dated(match, int(match["year"]), month, day, tz)
+        if value is not None:
+            return value
+    return None
+
+
+# --- English dates that count from now --------------------------------------------------------
+
+_EN_COUNT = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+             "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a few": 3, "few": 3, "several": 3}
+_EN_UNIT_SECONDS = (
+    (r"s|secs?|seconds?", 1), (r"m|mins?|minutes?", 60), (r"h|hrs?|hours?", 3600),
+    (r"d|days?", 86400), (r"w|wks?|weeks?", 604800), (r"mos?|months?", 30 * 86400),
+    (r"y|yrs?|years?", 365 * 86400),
+)
+_EN_RELATIVE = re.compile(
+    r"(?i)(?<![\w-])(?P<count>\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"a few|few|several)\s*(?P<unit>"
+    + "|".join(f"(?:{unit})" for unit, _ in _EN_UNIT_SECONDS) + r")\.?\s+ago\b"
+)
+_EN_NAMED_DAY = re.compile(
+    r"(?i)\b(?P<word>today|yesterday)\b(?:\s*,?\s*(?:at\s+)?(?P<hour>\d{1,2}):(?P<minute>\d\d)"
+    r"(?:\s*(?P<half>[ap])\.?m\.?(?![a-z]))?)?"
+)
+_EN_JUST_NOW = re.compile(r"(?i)\b(?:just now|moments? ago|a moment ago)\b")
+
+
+def _english_relative(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """``3 hours ago``, ``15 mins ago``, ``an hour ago``, ``2d ago``: counted back from ``now``."""
+    match = _EN_RELATIVE.search(text)
+    if match is None:
+        return None
+    count = match["count"].lower()
+    number = _EN_COUNT[count] if count in _EN_COUNT else int(count)
+    unit = match["unit"].lower()
+    seconds = next(s for pattern, s in _EN_UNIT_SECONDS if re.fullmatch(pattern, unit))
+    return now.astimezone(tz) - timedelta(seconds=seconds * number)
+
+
+def _english_named_day(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """``yesterday``, ``Today at 10:22``, ``yesterday 3:45 pm``: local time, midnight if none."""
+    match = _EN_NAMED_DAY.search(text)
+    if match is None:
+        return None
+    day = now.astimezone(tz).date() - timedelta(days=match["word"].lower() == "yesterday")
+    hour = int(match["hour"] or 0)
+    half = (match["half"] or "").lower()
+    if half == "p" and hour < 12:
+        hour += 12
+    elif half == "a" and hour == 12:
+        hour = 0
+    try:
+        return datetime(day.year, day.month, day.day, hour, int(match["minute"] or 0), tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def _english_just_now(text: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """``just now``, ``moments ago``."""
+    return now.astimezone(tz) if _EN_JUST_NOW.search(text) else None
+
+
 # Tried in this order; absolute forms first so "发布于 2021-06-07（3天前）" keeps its day.
-ABSOLUTE_PARSERS: list[ZhDateParser] = [_iso, _absolute, _split_year, _rfc822, _english]
+ABSOLUTE_PARSERS: list[ZhDateParser] = [_iso, _absolute, _split_year, _english, _rfc822]
 # Forms that count from ``now``: only a metadata line means them (``今日`` in a sentence is the
 # day of the event, and the day the page is read is not the day it was published).
-RELATIVE_PARSERS: list[ZhDateParser] = [_relative, _just_now, _named_day]
+RELATIVE_PARSERS: list[ZhDateParser] = [_relative, _just_now, _named_day, _english_relative,
+                                        _english_just_now, _english_named_day]
+
+
+def parse_english_date(text: str | None, tz: tzinfo, now: datetime, *,
+                       day_first: bool | None = None, relative: bool = True) -> datetime | None:
+    """A date as English pages and listings write it, aware, in ``tz`` unless it states a zone.
+
+    Absolute: ISO 8601, ``May 1, 2024``, ``1 May 2024``, ``Nov 26, 2026``, ``Sept. 3, 2023 at
+    3:45 PM``, ``15.10.2026`` (dots: day first), ``25/12/2024``; ``5/1/2024`` only with
+    ``day_first`` (from :func:`day_first_for` of the page language), since both readings are
+    dates. Relative to ``now`` (skipped with ``relative=False``): ``3 hours ago``, ``15 minutes
+    ago``, ``an hour ago``, ``2d ago``, ``just now``, ``yesterday`` / ``today`` (midnight local
+    time unless a time follows: ``yesterday at 3:45 pm``). A date-only result is midnight in
+    ``tz``. None when ``text`` holds none of these.
+    """
+    if not text:
+        return None
+    normalized = text.translate(_DIGITS).strip()
+    reference = now if now.tzinfo is not None else now.replace(tzinfo=tz)
+    parsers: list[ZhDateParser] = [_iso, _english, _rfc822]
+    parsers.append(lambda t, z, n: _day_month_year(t, z, n, day_first))
+    if relative:
+        parsers.extend([_english_relative, _english_just_now, _english_named_day])
+    for parser in parsers:
+        value = parser(normalized, tz, reference)
+        if value is not None:
+            return _plausible(value)
+    return None
 
 
 def parse_zh_date(text: str | None, tz: tzinfo, now: datetime | None = None, *,
-                  relative: bool = True, minguo: bool = False) -> datetime | None:
+                  relative: bool = True, minguo: bool = False,
+                  day_first: bool | None = None) -> datetime | None:
     """The first date found in ``text`` (a date line, meta tag or JSON-LD value), aware.
 
     ``发布时间：2021-06-07 10:22``, ``2021年6月7日 下午3:45``, ``May 1, 2024``, ``3小時前``,
@@ -379,6 +548,9 @@ def parse_zh_date(text: str | None, tz: tzinfo, now: datetime | None = None, *,
     (``美东时间``, ``UTC``) is honoured. Relative forms count from ``now`` (default: the
     current time) and are skipped with ``relative=False``. ``minguo=True`` (the text is known to
     be a date: it follows a label) also reads Taiwan's ``113-05-01`` at its start.
+    ``15.10.2026`` (day.month.year) is read too; ``5/1/2024`` only with ``day_first`` (see
+    :func:`day_first_for`). English relative forms (``3 hours ago``, ``yesterday``) count as
+    relative ones.
     """
     if not text:
         return None
@@ -389,6 +561,7 @@ def parse_zh_date(text: str | None, tz: tzinfo, now: datetime | None = None, *,
     if reference.tzinfo is None:
         reference = reference.replace(tzinfo=tz)
     parsers = list(ABSOLUTE_PARSERS)
+    parsers.append(lambda t, z, n: _day_month_year(t, z, n, day_first))
     if minguo:
         parsers.append(_minguo)
     if relative:
