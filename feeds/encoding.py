@@ -185,9 +185,24 @@ def _reads_as_chinese(body: bytes) -> tuple[str, str] | None:
     common, text, codec = best
     # Western text that happens to decode as GB18030 yields rare characters (~1.5% common);
     # Chinese yields 10% (a title) to 50% (an article).
-    if common >= 2 and common * 10 >= len(_HAN.findall(text)):
+    han = len(_HAN.findall(text))
+    if common >= 2 and common * 10 >= han:
+        return text, codec
+    # Too short to tell by frequency (a one-line feed title): GBK and Big5 write every
+    # character as two high bytes, so their non-ASCII runs have even lengths, while accented
+    # Latin letters mostly stand alone between ASCII ones.
+    if han >= 2 and _double_byte_runs(body):
         return text, codec
     return None
+
+
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+
+
+def _double_byte_runs(body: bytes) -> bool:
+    """Whether nearly every run of non-ASCII bytes in ``body`` has an even length."""
+    runs = [len(m) for m in _HIGH_RUN.findall(body)]
+    return bool(runs) and sum(1 for n in runs if n % 2 == 0) >= 0.9 * len(runs)
 
 
 def is_server_default(label: str | None) -> bool:
