@@ -420,9 +420,151 @@ def _drop_edge_chrome(body: Any) -> None:
             _drop(edge)
 
 
+# Reader-facing furniture that English (and some Chinese) news sites put inside the article
+# body: newsletter sign-ups, donation asks, app and social prompts, ads, cookie notices,
+# share and comment widgets. Each pattern opens a short standalone block; prose that merely
+# mentions the words ("residents could sign up for email updates") does not start that way
+# or runs longer than these prompts do.
+_PROMO_START = re.compile(
+    r"^[\s【\[（(\"“]*(?:"
+    r"(?:sign(?:ing)? ?up|register|subscribe)\b.{0,120}?\b(?:newsletters?|inbox|e-?mails?|"
+    r"updates|briefings?|bulletins?|alerts|digests?|access|subscription|free)\b|"
+    r"(?:subscribe|sign up)(?: (?:now|today|here))?[.!]?$|"
+    r"get (?:our|the) .{0,40}?\b(?:newsletters?|briefings?|bulletins?|digests?|app)\b|"
+    r"support (?:our|independent|quality|local|public[- ]interest) (?:journalism|reporting)|"
+    r"(?:please )?(?:consider )?(?:make|making) a (?:small )?(?:contribution|donation)|"
+    r"if you (?:value|like|enjoy|appreciate|rely on) (?:our|this|what we)|"
+    r"become a (?:member|supporter|subscriber|patron)\b|donate (?:now|today|here)\b|"
+    r"download (?:our|the) .{0,30}?\bapp\b|get the .{0,20}?\bapp\b|"
+    r"(?:follow|like|find|join) us on\b|connect with us\b|"
+    r"(?:advertisement|advert|sponsored(?: content)?|ad|ads by \w+)$|"
+    r"(?:the )?(?:story|article|text) continues below(?: this)?(?: advertisement| ad)?|"
+    r"continue reading (?:below|the main story)|"
+    r"we use cookies|this (?:web)?site uses cookies|by (?:continuing|using) .{0,60}cookies|"
+    r"share (?:this|the) (?:article|story|page|post)\b.{0,60}$|"
+    r"\d+ comments?$|comments?(?: \(\d+\))?$|(?:leave|post|add|write) a (?:comment|reply)\b|"
+    r"(?:show|view|load|see|read) (?:all )?(?:\d+ )?comments\b|"
+    r"join the (?:conversation|discussion)\b|"
+    # Chinese: 下载新京报客户端, 关注我们：微博 微信, 点击订阅我们的每日早报.
+    r"(?:点击|欢迎|请|立即|马上)?(?:下载|安装)[^，。,]{0,12}?(?:客户端|APP|App|app|应用)|"
+    r"(?:点击|欢迎|请|更多.{0,10})?(?:关注|關注)我们|"
+    r"(?:点击|欢迎|请|立即|马上|免费)?(?:订阅|訂閱)(?:我们|我們|本(?:号|號|刊|站)|"
+    r"[^，。,]{0,12}?(?:早报|晚报|日报|简报|周报|邮件|newsletter|频道|专栏|推送|公众号)))",
+    re.IGNORECASE,
+)
+# Anywhere in a short block: the opt-out line under a sign-up form.
+_PROMO_ANY = re.compile(r"unsubscribe at any time|you can unsubscribe|取消订阅", re.IGNORECASE)
+# A label before links to other stories (``Read more: <a>…</a>``, ``Related stories``).
+_RELATED_EN = re.compile(
+    r"^(?:read more|related(?: stories| articles| content| news| links| coverage| reading)?|"
+    r"see also|also read|read also|more on this(?: story)?|more from [\w ]{1,30}|"
+    r"recommended(?: for you| reading)?|further reading|you (?:may|might) also like|"
+    r"most (?:read|popular)|top stories|trending(?: now)?|more stories)\s*[:：]?",
+    re.IGNORECASE,
+)
+# An author bio: ``Jane Doe is a reporter covering…`` (in an aside or closing the body).
+_AUTHOR_BIO = re.compile(
+    r"^[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,3}\s+(?:is|was)\s+(?:a|an|the|our)\s+"
+    r"[^.]{0,80}?\b(?:reporter|correspondent|editor|writer|journalist|columnist|contributor|"
+    r"producer|author|freelancer|fellow|analyst)\b"
+)
+# Class or id words of furniture blocks. Whole words (``share-bar``, ``comments``); the
+# longer ones also inside a word (``newsletterBox``, ``relatedposts``) but ``commentary``
+# is no comments block.
+_FURNITURE_WORDS = frozenset({
+    "share", "sharing", "social", "related", "comment", "comments", "ad", "ads", "advert",
+    "promo", "promos", "signup", "subscribe", "subscription", "newsletter", "donate",
+    "donation", "cookie", "cookies", "consent", "sponsor", "sponsored", "recirculation",
+})
+_FURNITURE_PARTS = re.compile(
+    r"newsletter|subscribe|signup|donate|donation|advert|cookie|consent|promo(?!te)|"
+    r"sponsor|authorbio|aboutauthor|aboutthe?author|sharebar|sharetool|sharebutton|"
+    r"socialshare|sociallink|socialmedia|relatedpost|relatedarticle|relatedstor|"
+    r"relatedlink|relatedcontent|relatednews|commentlist|commentsection"
+)
+_WORD_SPLIT = re.compile(r"[-_\s]+|(?<=[a-z])(?=[A-Z])")
+
+
+def _is_furniture_class(element: Any) -> bool:
+    """Whether ``element``'s class or id names page furniture (newsletter, share, …)."""
+    names = f"{element.get('class') or ''} {element.get('id') or ''}"
+    if not names.strip():
+        return False
+    for token in names.split():
+        parts = [p.lower() for p in _WORD_SPLIT.split(token) if p]
+        if any(p in _FURNITURE_WORDS for p in parts) or \
+                _FURNITURE_PARTS.search("".join(parts)):
+            return True
+    return False
+
+
+def _is_promo(text: str, element: Any) -> bool:
+    """A short standalone sign-up, donation, app, social, ad, cookie, share or comments
+    block. Chinese prompts are short; English ones run to a sentence or two."""
+    limit = 60 if re.search(_HAN, text[:20]) else 250
+    if len(text) > limit or len(element.findall(".//img")) > 1:
+        return False
+    return bool(_PROMO_START.match(text) or _PROMO_ANY.search(text))
+
+
+def _is_related_label(element: Any, text: str) -> bool:
+    """``Read more: <a>…</a>`` or a ``Related stories`` heading before a list of links."""
+    match = _RELATED_EN.match(text)
+    if match is None or element.find(".//img") is not None:
+        return False
+    if match.end() == len(text):
+        return True
+    # Besides the label only links: the rest of the block is other stories' headlines.
+    rest = _RELATED_EN.sub("", " ".join(_outside_links(element).split()), count=1)
+    return element.find(".//a") is not None and not _LINK_FURNITURE.sub("", rest)
+
+
+def _is_furniture_box(element: Any, body_size: int) -> bool:
+    """A block of page furniture inside the body: one whose class says so, or an aside
+    that asks the reader to sign up or tells who the author is. A block holding half the
+    body is a wrapper of the story, whatever its class."""
+    if element.tag in ("figure", "img") or _has_player(element):
+        return False
+    text = _line(element)
+    if len(text) * 2 > body_size and len(text) > 200:
+        return False
+    if _is_furniture_class(element):
+        return True
+    if element.tag != "aside" or len(text) > 600:
+        return False
+    return any(_is_promo(_line(block), block) or _AUTHOR_BIO.match(_line(block))
+               for block in element.iter() if isinstance(block.tag, str) and _line(block))
+
+
+def _drop_furniture_boxes(body: Any) -> None:
+    """Drop furniture blocks (see :func:`_is_furniture_box`) anywhere in ``body``."""
+    size = len(_line(body))
+    dropped: set[Any] = set()
+    for element in list(body.iter()):
+        if element is body or not isinstance(element.tag, str) or \
+                any(ancestor in dropped for ancestor in element.iterancestors()):
+            continue
+        if _is_furniture_box(element, size):
+            dropped.add(element)
+            _drop(element)
+
+
+def _drop_closing_bio(body: Any) -> None:
+    """Drop a short author bio that closes the body (``Jane Doe is a reporter covering…``)."""
+    blocks = [e for e in body.iter() if isinstance(e.tag, str) and e is not body
+              and _is_leaf_block(e) and _line(e)]
+    if blocks:
+        last = blocks[-1]
+        text = _line(last)
+        if len(text) <= 300 and last.find(".//img") is None and _AUTHOR_BIO.match(text):
+            _drop(last)
+
+
 def clean_body(body: Any, title: str) -> None:
     """Drop the headline, metadata lines, editor credits, related-link blocks and end-of-page
-    furniture (copyright, QR codes, share bars) in place."""
+    furniture (copyright, QR codes, share bars), sign-up, donation, app, social, ad, cookie
+    and comments blocks in place."""
+    _drop_furniture_boxes(body)
     for element in list(body.iter()):
         if not isinstance(element.tag, str) or element.getparent() is None:
             continue
@@ -434,9 +576,11 @@ def clean_body(body: Any, title: str) -> None:
             continue
         if not has_image and (text == title or _is_metadata_line(text)):
             _drop(element)
-        elif not has_image and (_RELATED.match(text) or _is_related_block(element)):
+        elif not has_image and (_RELATED.match(text) or _is_related_block(element)
+                                or _is_related_label(element, text)):
             _drop_related(element)
-        elif _is_boilerplate(element, text) or _remove_editor(element):
+        elif _is_boilerplate(element, text) or _is_promo(text, element) or \
+                _remove_editor(element):
             if _PROMPT_START.match(text):
                 _drop_qr_image_before(element)
             _drop(element)
@@ -1048,6 +1192,7 @@ def extract_article(
     if body is not None:
         clean_body(body, title)
         _drop_edge_chrome(body)
+        _drop_closing_bio(body)
         images = add_figures(body, url, image_proxy)
         content_html = sanitize_html(_serialize(body), url)
     content_html = convert(clean_text(content_html), conversion)
