@@ -277,30 +277,86 @@ def script_date(script: str) -> str | None:
 
 
 # A byline element: WeChat's ``span.rich_media_meta_text`` under the headline (beside the
-# ``原创`` tag, the account name and the empty publish-time element), or ``itemprop=author``.
+# ``原创`` tag, the account name and the empty publish-time element), ``itemprop=author``, a
+# ``rel=author`` link, or an element classed ``author``/``byline`` (``span.author``,
+# ``div.byline``, ``a.author-name``) as English CMSs mark them.
 _BYLINE_CLASS = "rich_media_meta_text"
 _NOT_BYLINE_CLASS = re.compile(r"meta_tag|nickname|publish|time|date", re.I)
+_AUTHOR_CLASS = re.compile(r"(?:^|[\s_-])(?:author|authors|byline|by-line)(?:$|[\s_-])", re.I)
+# Comment threads have author classes too (``div.comment-author``): those are readers.
+_NOT_AUTHOR_CLASS = re.compile(r"comment|avatar|reply|respond|bio|description", re.I)
+
+
+def _in_comments(element: Any) -> bool:
+    return any(_NOT_AUTHOR_CLASS.search(f"{a.get('class') or ''} {a.get('id') or ''}")
+               for a in element.iterancestors() if isinstance(a.tag, str))
 
 
 def byline_names(tree: lxml_html.HtmlElement) -> list[str]:
-    """The names shown in byline elements, a label (``作者：``) dropped."""
+    """The names shown in byline elements, a label (``作者：``, ``By``) dropped."""
     names: list[str] = []
     body = tree.find("body")
     for element in (body if body is not None else tree).iter():
         if not isinstance(element.tag, str) or element.tag in ("meta", "link"):
             continue
         classes = element.get("class") or ""
-        if element.get("itemprop") != "author" and _BYLINE_CLASS not in classes.split():
+        marked = element.get("itemprop") == "author" or _BYLINE_CLASS in classes.split()
+        english = "author" in (element.get("rel") or "").lower().split() or \
+            bool(_AUTHOR_CLASS.search(classes))
+        if not marked and not english:
             continue
         if _NOT_BYLINE_CLASS.search(f"{classes} {element.get('id') or ''}") or \
-                (len(element) and element.get("itemprop") != "author"):
+                (len(element) and not english and element.get("itemprop") != "author"):
+            continue
+        if english and (_NOT_AUTHOR_CLASS.search(classes) or _in_comments(element)):
             continue
         text = " ".join(element.text_content().split())
         credit = AUTHOR_LINE.search(text)
-        value = credit.group("value") if credit else text
-        if value and len(value) <= 30 and not re.search(r"\d", value):
-            names.extend(n for n in split_names(value) if n not in names)
+        value = credit.group("value") if credit else english_byline(text) or text
+        if not value or len(value) > (100 if english else 30) or re.search(r"\d", value):
+            continue
+        found = split_names(value)
+        if english and not marked:
+            # Chinese CMSs class many things ``author`` (the account, its blurb, a follow
+            # button): only names in Latin script that read as names count from these.
+            found = [n for n in found if _LATIN.search(n) and _reads_as_name(n)]
+        names.extend(n for n in found if n not in names)
     return names
+
+
+# English credits: ``By Jane Doe and John Roe``, ``Written by Li Wei & Emma Stone``,
+# ``Reported by …``, ``Words by …``, ``Author: …``. The names start with a capital (``By the
+# Press Office``, ``by continuing to browse`` are no credits) and end at the next widget of the
+# line: a separator, a date, ``Updated``/``Published``, ``in London``.
+_EN_LABEL = (r"(?:(?:Written|Reported|Words|Text|Story|Posted|Photos? and words)\s+by|By|BY|by|"
+             r"Words|Authors?)")
+_EN_NAME_START = r"[A-Z\u00c0-\u00de\u4e00-\u9fff]"
+EN_BYLINE = re.compile(
+    rf"(?:^|(?<=[\s|·•,]))(?P<label>{_EN_LABEL})\s*[:：]?\s+(?P<value>{_EN_NAME_START}[^\n|·•]{{0,100}}?)"
+    r"\s*(?=$|\n|[|·•—–(\[]|\s-\s|\d|\b(?:Updated|Published|Posted|Last updated|on|at|in|for|"
+    r"Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?\s)")
+# A name word: capitalised, or a surname particle (``Ludwig van Beethoven``), or Han.
+_EN_NAME_WORD = re.compile(
+    r"(?:[A-Z\u00c0-\u00de][A-Za-z\u00c0-\u024f'’.\-]*|van|von|de|der|den|da|di|du|la|le|bin|al|ibn|del|dos|"
+    r"das|[\u4e00-\u9fff·]{2,4})")
+
+
+def _reads_as_name(name: str) -> bool:
+    return 0 < len(name.split()) <= 5 and all(_EN_NAME_WORD.fullmatch(w) for w in name.split())
+
+
+def english_byline(line: str) -> str | None:
+    """The names of an English credit in ``line`` (``By Jane Doe and John Roe · 3 hours ago``
+    gives ``Jane Doe and John Roe``), else None. A lowercase ``by`` counts only at the start
+    of a short line that does not end like a sentence (``approved by Councillors.`` is prose)."""
+    for match in EN_BYLINE.finditer(line):
+        if match["label"] == "by" and (len(line) > 80 or line.rstrip().endswith(".")):
+            continue
+        value = match["value"].strip(" ,;:")
+        names = split_names(value)
+        if names and all(_reads_as_name(n) for n in names):
+            return value
+    return None
 
 
 def ld_value(meta: Meta, key: str) -> Any:
@@ -314,7 +370,8 @@ def ld_value(meta: Meta, key: str) -> Any:
 def ld_people(value: Any) -> list[str]:
     """Names from a JSON-LD author value (string, object or list of them)."""
     if isinstance(value, str):
-        return [value]
+        # One string may credit several people: ``"Jane Doe and John Roe"``.
+        return split_names(value) or [value]
     if isinstance(value, dict):
         name = value.get("name")
         return [name] if isinstance(name, str) else []
@@ -742,15 +799,58 @@ def find_source(zone: str, text: str) -> str | None:
     return None
 
 
+# Between names in a credit: Chinese punctuation and slashes, commas, semicolons, and in Latin
+# script `` and `` / ``&``. A space separates Han names (``张三 李四``) but never splits a
+# Latin name (``Jane Doe``).
+_NAME_SEPARATORS = re.compile(r"\s*(?:[、，,;；/／|｜]|\s(?:and|&|und|et)\s)\s*")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+# A credit part that is a role, not a name: ``Peter Smith, Business reporter``.
+_ROLE = re.compile(
+    r"(?i)\b(?:reporter|correspondent|editor|writer|columnist|journalist|contributor|"
+    r"photographer|staff|desk|newsroom|team|admin|administrator|press office)s?\b")
+
+
+def _name_pieces(part: str) -> list[str]:
+    """One separator-free part as names: runs of Latin words stay one name (``John Smith``);
+    each Han word is a name (``张三 李四``, ``张三 John Smith``)."""
+    pieces: list[str] = []
+    latin: list[str] = []
+    for word in part.split():
+        if _LATIN.search(word) and not _HAN.search(word):
+            latin.append(word)
+            continue
+        if latin:
+            pieces.append(" ".join(latin))
+            latin = []
+        pieces.append(word)
+    if latin:
+        pieces.append(" ".join(latin))
+    return pieces
+
+
 def split_names(value: str) -> list[str]:
-    """Names in a credit: ``张三 李四``, ``张三、李四``; CMS suffixes such as ``_NF`` dropped."""
+    """Names in a credit: ``张三 李四``, ``张三、李四``, ``Jane Doe and John Roe``,
+    ``Li Wei & Emma Stone``, ``张三 John Smith``; CMS suffixes such as ``_NF`` dropped, roles
+    (``Business reporter``) left out."""
     names = []
-    for part in re.split(r"[ 、，,;；/／\u3000]+", value):
-        if part.startswith(_STOP_WORDS):
-            break  # the next widget of the line (``李四 打印``), not another name
-        names.append(re.sub(r"_[A-Z]{1,4}$", "", cut_value(part)))
-    return [n for n in names if n and len(n) <= 24 and not n.isdigit() and "@" not in n
-            and not n.endswith(("。", "，"))]
+    for part in _NAME_SEPARATORS.split(value.replace("\u3000", " ")):
+        stop = False
+        for piece in _name_pieces(part):
+            if piece.startswith(_STOP_WORDS):
+                stop = True
+                break  # the next widget of the line (``李四 打印``), not another name
+            name = re.sub(r"_[A-Z]{1,4}$", "", cut_value(piece))
+            if _LATIN.search(name) and (_ROLE.search(name) or (
+                    " " in name and not name[:1].isupper())):
+                # ``Business reporter``, ``the Press Office``: not a person. A lone lowercase
+                # word stays: it is a user name (``kingname``).
+                continue
+            names.append(name)
+        if stop:
+            break
+    # A Latin full name is longer than a Han one: ``Maria Fernanda Gonzalez-Iñárritu``.
+    return [n for n in names if n and len(n) <= (40 if " " in n else 24) and not n.isdigit()
+            and "@" not in n and not n.endswith(("。", "，"))]
 
 
 def find_authors(zone: str, meta: Meta) -> list[str]:
@@ -764,6 +864,10 @@ def find_authors(zone: str, meta: Meta) -> list[str]:
             if names:
                 return names
             break
+    for line in _metadata_lines(zone, reach=300).split("\n"):
+        credit = english_byline(line) if len(line) <= 160 else None
+        if credit:
+            return split_names(credit)
     names = ld_people(ld_value(meta, "author"))
     if names:
         return [n.strip() for n in names if n.strip()]
