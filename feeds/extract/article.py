@@ -1108,6 +1108,47 @@ def _rules_body(tree: lxml_html.HtmlElement, selector: str) -> Any | None:
     return _prepare_body(body)
 
 
+# A photo credit or caption line standing apart from the prose: ``Photo: Reuters``,
+# ``图为…现场（图片来源：…）``, ``（刘通摄）``, ``沙坪坝区公安分局供图``.
+_CREDIT_LINE = re.compile(
+    r"^(?:photo(?:graph)?s?|pictures?|images?|illustrations?|credits?|graphics?|videos?)"
+    r"\s*(?:[:：/|]|by\b|courtesy\b)"
+    r"|\b(?:photo|image|picture|credit)s?\s*:\s*[^.!?]{2,60}$"
+    r"|(?:getty images|reuters|ap photo|afp|epa|shutterstock|alamy|pa media)\W*$",
+    re.IGNORECASE,
+)
+_CREDIT_MARK_ZH = re.compile(r"供图|資料圖|资料图|视频截图|視頻截圖|视觉中国|視覺中國")
+
+
+def _is_credit_line(text: str) -> bool:
+    """A short line crediting or captioning a picture; a sentence that points at a figure
+    (``各项指标均有提升（图1）。``) is prose."""
+    if not text or len(text) > 120:
+        return False
+    if _CREDIT_LINE.search(text):
+        return True
+    return bool(_CAPTION_MARK.search(text) or _CREDIT_MARK_ZH.search(text)) and (
+        not _SENTENCE_END.search(text) or text.startswith(("图为", "圖為")))
+
+
+def summary_text(content_html: str) -> str:
+    """The text a summary is made of: the body without its pictures' captions and credit
+    lines; the caption only when the body has nothing else."""
+    if not content_html:
+        return ""
+    fragment = lxml_html.fragment_fromstring(content_html, create_parent="div")
+    for figure in list(fragment.iter("figure")):
+        if _is_credit_line(" ".join((figure.tail or "").split())):
+            figure.tail = None  # the caption set after the figure as loose text
+        _drop(figure)
+    for element in list(fragment.iter()):
+        if element is not fragment and isinstance(element.tag, str) and \
+                _is_leaf_block(element) and _is_credit_line(_line(element)):
+            _drop(element)
+    text = html_to_text(lxml_html.tostring(fragment, encoding="unicode"))
+    return text or html_to_text(content_html)
+
+
 def _people(names: Iterable[str], conversion: str | None,
             exclude: Iterable[str] = ()) -> tuple[Person, ...]:
     seen = {n for n in exclude if n}
@@ -1216,5 +1257,5 @@ def extract_article(
         ),
         language=meta.language,
         canonical_url=urljoin(url, canonical) if canonical else None,
-        summary=shorten(text, 300) if text else None,
+        summary=shorten(summary_text(content_html), 300) if text else None,
     )
