@@ -45,6 +45,7 @@ from feeds.extract.continued import (
     might_continue,
     parse_page,
 )
+from feeds.extract.dates import parse_english_date
 from feeds.extract.metadata import read_meta, title_parts
 from feeds.fetch import Fetcher, Response
 from feeds.model import Article
@@ -67,7 +68,13 @@ SUMMARY_CHARS = 600
 FULL_TEXT_MIN_CHARS = 400
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
-NEXT_TEXTS = ("下一页", "下一頁", "下页", "下頁", "next", "next page", "older posts", "»", "›")
+NEXT_TEXTS = ("下一页", "下一頁", "下页", "下頁", "next", "next page", "older posts",
+              "older entries", "older articles", "older", "more posts", "»", "›")
+# Arrows and quotes around a pager's words: "Next »", "← Older Entries", "Older posts →".
+_PAGER_MARKS = re.compile(r"^[\s«»‹›<>←→⟵⟶…·|-]+|[\s«»‹›<>←→⟵⟶…·|-]+$")
+# A listing's own pages: /page/2/, ?page=2, ?paged=2, /index_1.html (Chinese CMSs).
+_PAGE_PATH = re.compile(r"(?:/page/\d+/?$|[?&](?:page|paged|p|pg)=\d+|/index_\d+\.\w+$)",
+                        re.IGNORECASE)
 # Class/id tokens of page furniture whose links are never articles.
 BOILERPLATE_TOKENS = frozenset({
     "nav", "navbar", "navigation", "menu", "menubar", "footer", "foot", "breadcrumb",
@@ -83,6 +90,9 @@ ARTICLE_TYPES = frozenset({
 })
 _TOKEN_SPLIT = re.compile(r"[\s_\-]+")
 _DIGITS = re.compile(r"\d+")
+# Classes a CMS gives one post for what it is about (see _row_classes).
+_PER_ROW_CLASS = re.compile(r"^(?:category|tag|format|status|author|post_tag|has|topic)[-_]",
+                            re.IGNORECASE)
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _DATE_FULL = re.compile(
     r"(?<!\d)(?P<y>(?:19|20)\d\d)\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
@@ -199,7 +209,9 @@ def _first(node: lxml.html.HtmlElement, selector: str | None, regex: str | None)
 
 def parse_listing_date(text: str | None, tz: tzinfo, now: datetime) -> datetime | None:
     """A date as a listing shows it: ISO, ``2021-06-07 10:22``, ``2021年6月7日``, ``06-07 10:22``,
-    ``5月1日``, ``(05-01)``, ``[5/1]``, ``24-05-01``.
+    ``5月1日``, ``(05-01)``, ``[5/1]``, ``24-05-01``, and English ones
+    (:func:`feeds.extract.dates.parse_english_date`): ``May 1, 2024``, ``1 May 2024``,
+    ``15.10.2026``, ``3 hours ago``, ``yesterday``.
 
     A local time gets the source's time zone. A date without a year is the most recent such
     day not in the future (a day's grace for clocks and zones): this year's, else last year's
@@ -218,6 +230,8 @@ def parse_listing_date(text: str | None, tz: tzinfo, now: datetime) -> datetime 
     year: int | None = None
     if match:
         year = int(match.group("y"))
+    elif (english := parse_english_date(text, tz, now)) is not None:
+        return english
     else:
         match = _DATE_NO_YEAR.search(text) or _DATE_MONTH_DAY.search(text) or next(
             (m for m in (p.search(text) for p in _DATE_SHORT) if m), None)
@@ -362,12 +376,34 @@ def _tokens(element: lxml.html.HtmlElement) -> set[str]:
 def _in_boilerplate(element: lxml.html.HtmlElement) -> bool:
     node: Any = element
     while node is not None and isinstance(node.tag, str):
-        if node.tag in BOILERPLATE_TAGS or (_tokens(node) & BOILERPLATE_TOKENS):
+        if node.tag in BOILERPLATE_TAGS and not _scoped_header(node):
+            return True
+        if _tokens(node) & BOILERPLATE_TOKENS:
             return True
         if node.get("role") in ("navigation", "banner", "contentinfo"):
             return True
         node = node.getparent()
     return False
+
+
+def _scoped_header(node: lxml.html.HtmlElement) -> bool:
+    """True for a ``<header>``/``<footer>`` inside an ``<article>`` (a blog post's
+    ``header.entry-header`` holding its title): that post's own header, not the page's banner
+    (HTML-AAM maps only a header outside sectioning content to ``banner``)."""
+    return node.tag in ("header", "footer") and any(
+        ancestor.tag == "article" for ancestor in node.iterancestors())
+
+
+def _row_classes(node: lxml.html.HtmlElement) -> list[str]:
+    """The classes of ``node`` as every row of a list shares them: a number in a class is the
+    row's id (``post-12``, ``entry-5``, ``post-id-34``), and taxonomy classes name the row's own
+    category, tags or format (WordPress's ``category-news tag-rust format-video``)."""
+    classes = []
+    for token in (node.get("class") or "").split():
+        if _PER_ROW_CLASS.match(token):
+            continue
+        classes.append(_DIGITS.sub("#", token))
+    return sorted(set(classes))
 
 
 def _signature(element: lxml.html.HtmlElement, depth: int = 3) -> tuple[str, ...]:
@@ -377,7 +413,7 @@ def _signature(element: lxml.html.HtmlElement, depth: int = 3) -> tuple[str, ...
     for _ in range(depth + 1):
         if node is None or not isinstance(node.tag, str):
             break
-        classes = ".".join(sorted((node.get("class") or "").split()))
+        classes = ".".join(_row_classes(node))
         parts.append(f"{node.tag}.{classes}" if classes else str(node.tag))
         node = node.getparent()
     return tuple(parts)
@@ -467,11 +503,67 @@ def _blocks(root: lxml.html.HtmlElement, url: str, tz: tzinfo, now: datetime,
             block = _block(part, elements, channel, tz, now)
             if block is not None:
                 blocks.append(block)
+    blocks = _prefer_titles(blocks, tz, now)
     blocks.sort(key=lambda b: b.score, reverse=True)
     return blocks
 
 
+# Links beside a post's title that lead to the same post: "Read more", "Continue reading",
+# "4 Comments", "Posted in ...", "阅读全文".
+_SECONDARY_LINK = re.compile(
+    r"^(?:read more|read the rest|read full|continue reading|keep reading|full story|"
+    r"more\b|\d+\s+(?:comments?|replies|responses)|comments?\b|leave a (?:comment|reply)|"
+    r"posted (?:in|on|by)|permalink|阅读全文|閱讀全文|查看全文|查看详情|查看詳情|详情|詳情)",
+    re.IGNORECASE)
+
+
+def _title_quality(block: _Block, tz: tzinfo, now: datetime) -> float:
+    """How much a block's links look like the titles of their items: inside (or holding) a
+    heading counts for, a "Read more", comments or date link counts against."""
+    quality = 0.0
+    for anchor, item in zip(block.anchors, block.items, strict=True):
+        text = item.title or ""
+        if any(a.tag in _HEADING_ELEMENTS for a in anchor.iterancestors()) or next(
+                anchor.iter(*_HEADING_ELEMENTS), None) is not None:
+            quality += 1
+        if _SECONDARY_LINK.match(text) or (
+                len(text) <= 30 and parse_listing_date(text, tz, now) is not None):
+            quality -= 1
+    return quality / len(block.anchors)
+
+
+def _prefer_titles(blocks: list[_Block], tz: tzinfo, now: datetime) -> list[_Block]:
+    """Blocks of links to the same items (a post's title, its "Read more", its date link):
+    only the one that looks most like titles keeps its score."""
+    quality = [_title_quality(b, tz, now) for b in blocks]
+    keys = [{i.key for i in b.items} for b in blocks]
+    out = []
+    for n, block in enumerate(blocks):
+        beaten = any(
+            quality[m] > quality[n] and len(keys[n] & keys[m]) >= 0.5 * min(len(keys[n]),
+                                                                          len(keys[m]))
+            for m in range(len(blocks)) if m != n)
+        out.append(replace(block, score=block.score * 0.2) if beaten else block)
+    return out
+
+
 _Member = tuple[lxml.html.HtmlElement, str, str]  # anchor, absolute URL, title
+
+
+def _item_date(element: lxml.html.HtmlElement, anchor: lxml.html.HtmlElement, tz: tzinfo,
+               now: datetime) -> datetime | None:
+    """The date of one detected item: a ``<time datetime>`` first (it carries the time and
+    zone that the visible "26 November 2026" drops), else a date in the item's text beside
+    its title, else a ``<time>``'s text."""
+    times = list(element.iter("time"))
+    for candidate in times:
+        date = parse_listing_date(candidate.get("datetime"), tz, now)
+        if date is not None:
+            return date
+    date = parse_listing_date(_text(element).replace(_text(anchor), " ", 1), tz, now)
+    if date is not None:
+        return date
+    return next((d for d in (parse_listing_date(_text(t), tz, now) for t in times) if d), None)
 
 
 def _block(members: list[_Member], elements: dict[lxml.html.HtmlElement, Any],
@@ -485,13 +577,7 @@ def _block(members: list[_Member], elements: dict[lxml.html.HtmlElement, Any],
     dated = summaries = thumbnails = 0
     for anchor, absolute, text in members:
         element = elements[anchor]
-        rest = _text(element)
-        date = parse_listing_date(rest.replace(_text(anchor), " ", 1), tz, now)
-        if date is None:
-            for candidate in element.iter("time"):
-                date = parse_listing_date(candidate.get("datetime") or _text(candidate), tz, now)
-                if date:
-                    break
+        date = _item_date(element, anchor, tz, now)
         dated += date is not None
         summary = None
         for paragraph in element.iter("p"):
@@ -664,8 +750,51 @@ def _css_step(elements: Sequence[Any]) -> str:
     shared = set((first.get("class") or "").split())
     for element in elements[1:]:
         shared &= set((element.get("class") or "").split())
-    classes = sorted(c for c in shared if re.fullmatch(r"[A-Za-z_][\w-]*", c))
+    # A class shared by chance (every post here is in category-news) is no rule.
+    classes = sorted(c for c in shared if re.fullmatch(r"[A-Za-z_][\w-]*", c)
+                     and not _PER_ROW_CLASS.match(c))
     return str(first.tag) + "".join(f".{c}" for c in classes)
+
+
+def _date_selector(elements: Sequence[Any], block: _Block) -> str | None:
+    """A selector for the date of the detected items, relative to each item: a
+    ``<time datetime>``'s attribute, else the element whose text is the date (with its
+    position among its kind when an earlier one comes first, as in a table row's cells).
+    Never the item itself, nor an element holding the title link, whose text the title
+    would confuse. None unless it reads a date in (nearly) every item that has one."""
+    anchors = set(block.anchors)
+    dated = [e for e, i in zip(elements, block.items, strict=True) if i.date is not None]
+    if not dated:
+        return None
+    candidates: list[str] = []
+    for element in dated[:3]:
+        for node in element.iter():
+            if node is element or not isinstance(node.tag, str) or node.tag == "a" or \
+                    any(a in anchors for a in node.iter("a")):
+                continue
+            step = _css_step([node])
+            if node.tag == "time" and parse_listing_date(node.get("datetime"), UTC, _EPOCH):
+                candidates.append(f"{step}@datetime")
+            elif len(_text(node)) <= 40 and parse_listing_date(_text(node), UTC, _EPOCH):
+                candidates.append(step)
+                parent = node.getparent()
+                position = 1 + sum(1 for s in node.itersiblings(preceding=True)
+                                   if s.tag == node.tag)
+                if parent is not None and parent is not element:
+                    candidates.append(f"{_css_step([parent])} > {step}:nth-of-type({position})")
+                else:
+                    candidates.append(f"{step}:nth-of-type({position})")
+    # A datetime attribute first: it carries the time the visible text leaves out.
+    candidates.sort(key=lambda c: not c.endswith("@datetime"))
+    for selector in dict.fromkeys(candidates):
+        try:
+            read = sum(parse_listing_date(_first(e, selector, None), UTC, _EPOCH) is not None
+                       for e in dated)
+        except ValueError:
+            continue
+        if read >= 0.9 * len(dated):
+            return selector
+    return None
 
 
 def _propose_rules(root: lxml.html.HtmlElement, block: _Block) -> ItemRules | None:
@@ -686,18 +815,7 @@ def _propose_rules(root: lxml.html.HtmlElement, block: _Block) -> ItemRules | No
     each = " > ".join(steps)
     first = elements[0]
     link = "@href" if first.tag == "a" else _css_step(block.anchors) + "@href"
-    date = None
-    dates = [i for i in block.items if i.date]
-    if dates and first.tag != "a":
-        for candidate in first.iter():
-            if candidate is block.anchors[0] or not isinstance(candidate.tag, str):
-                continue
-            candidate_text = _text(candidate)
-            if candidate.tag != "a" and len(candidate_text) <= 40 and parse_listing_date(
-                candidate_text, UTC, dates[0].date or _EPOCH
-            ):
-                date = _css_step([candidate])
-                break
+    date = _date_selector(elements, block) if first.tag != "a" else None
     rules = ItemRules(each=each, link=link, date=date)
     try:
         picked = {canonical_url(i.url) for i in items_by_rules(
@@ -720,8 +838,14 @@ def next_page_url(root: lxml.html.HtmlElement, url: str) -> str | None:
             return urljoin(base, str(element.get("href") or "").strip())
     for anchor in root.iter("a"):
         href = str(anchor.get("href") or "").strip()
-        if href and not href.startswith(("#", "javascript:")) and \
-                _text(anchor).lower() in NEXT_TEXTS:
+        if not href or href.startswith(("#", "javascript:")):
+            continue
+        text = _text(anchor).lower()
+        words = _PAGER_MARKS.sub("", text)
+        if text in NEXT_TEXTS or (words and words in NEXT_TEXTS) or (
+                # "Next" on an article leads to the next post; in a listing's pager it
+                # leads to /page/2/.
+                words.startswith("next") and _PAGE_PATH.search(urljoin(base, href))):
             return urljoin(base, href)
     return None
 
@@ -878,6 +1002,22 @@ def _names_the_site(page_title: str, listed: str) -> bool:
     return len(set(page) & set(wanted)) < 0.5 * len(set(page))
 
 
+def _day_only(value: datetime) -> bool:
+    return (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0)
+
+
+def _published(page: datetime | None, listed: datetime | None) -> datetime | None:
+    """The article page's date, unless it names only a day and the listing gives a time on
+    that day (``<time datetime="2026-11-26T07:40:00Z">`` beside a page's "26 November
+    2026"): midnight in the source's zone can fall on another UTC day than the story. Each
+    date's day is read in its own zone and in the other's, as the page and the listing may
+    state different ones."""
+    if page is None or listed is None or not _day_only(page) or _day_only(listed):
+        return page or listed
+    days = {listed.date(), listed.astimezone(page.tzinfo).date()}
+    return listed if page.date() in days else page
+
+
 def article_from(item: Item, extracted: Extracted, source: Source, url: str | None = None
                  ) -> Article:
     """The Article of one item: the page's fields first, the listing's as fallback.
@@ -899,7 +1039,7 @@ def article_from(item: Item, extracted: Extracted, source: Source, url: str | No
         summary=summary or None,
         content_html=extracted.content_html or None,
         text=extracted.text or None,
-        published=extracted.published or item.date,
+        published=_published(extracted.published, item.date),
         authors=extracted.authors,
         contributors=extracted.contributors,
         source_name=extracted.source_name,
