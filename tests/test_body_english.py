@@ -79,6 +79,8 @@ def test_a_newsletter_sign_up_box_is_dropped() -> None:
     "<p>Follow us on <a href='/tw'>Twitter</a>, <a href='/fb'>Facebook</a> and Instagram.</p>",
     "<p>Read more: <a href='/a/1'>Housing waiting lists at a record high</a></p>",
     "<p><strong>Related:</strong> <a href='/a/2'>What the new plan means for renters</a></p>",
+    "<h3>Related stories</h3><ul><li><a href='/a/3'>Rents rise again</a></li>"
+    "<li><a href='/a/4'>Builders short of staff</a></li></ul>",
     "<div>Advertisement</div>",
     "<p>Story continues below advertisement</p>",
     "<p>We use cookies to improve your experience. By continuing to browse you agree to our "
@@ -89,8 +91,8 @@ def test_a_newsletter_sign_up_box_is_dropped() -> None:
     "<p>关注我们：<a href='/wb'>微博</a> <a href='/wx'>微信</a></p>",
     "<p>点击订阅我们的每日早报，每天早上八点准时送达。</p>",
 ], ids=["sign-up", "subscribe", "support", "contribution", "app", "follow", "read-more",
-        "related", "advertisement", "continues-below", "cookies", "share", "comments",
-        "客户端", "关注我们", "订阅"])
+        "related", "related-list", "advertisement", "continues-below", "cookies", "share",
+        "comments", "客户端", "关注我们", "订阅"])
 def test_a_short_standalone_promo_block_is_dropped(block: str) -> None:
     """A short standalone sign-up, donation, app, social, related, ad, cookie, share or
     comments block (English or Chinese) is not part of the body."""
@@ -137,14 +139,21 @@ def test_prose_that_mentions_the_words_stays() -> None:
         "will download survey data from its app to decide where the first ones go.",
         "Jane Doe, a reporter covering the meeting for a local radio station, said the mood "
         "in the chamber was tense.",
+        "Signing up for the scheme is free, and residents can register by email or at the "
+        "town hall until the end of January.",
+        "Join us on Saturday for the opening of the new community garden.",
         "她表示，订阅用户的数量在过去一年里增长了三成，关注我们的读者也越来越多。",
     ]
+    points = ("<h3>More from the minister</h3><ul><li>Funding will be reviewed every year."
+              "</li><li>A <a href='/report'>report</a> will follow in the spring.</li></ul>")
     quote = ("<aside class='pull-quote'><p>We have listened carefully to the concerns that "
              "were raised during the consultation.</p></aside>")
-    extracted = extract(page(paragraphs(*(f"<p>{m}</p>" for m in mentions), quote)))
+    extracted = extract(page(paragraphs(*(f"<p>{m}</p>" for m in mentions), quote, points)))
     assert_prose_kept(extracted)
     for sentence in mentions:
         assert sentence in extracted.text
+    assert "More from the minister" in extracted.text
+    assert "Funding will be reviewed every year." in extracted.text
     assert "We have listened carefully" in extracted.text
 
 

@@ -427,16 +427,19 @@ def _drop_edge_chrome(body: Any) -> None:
 # or runs longer than these prompts do.
 _PROMO_START = re.compile(
     r"^[\s【\[（(\"“]*(?:"
-    r"(?:sign(?:ing)? ?up|register|subscribe)\b.{0,120}?\b(?:newsletters?|inbox|e-?mails?|"
-    r"updates|briefings?|bulletins?|alerts|digests?|access|subscription|free)\b|"
-    r"(?:subscribe|sign up)(?: (?:now|today|here))?[.!]?$|"
+    r"(?:sign up|signup|register)\b.{0,120}?\b(?:newsletters?|inbox|e-?mails?|"
+    r"briefings?|bulletins?|alerts|digests?)\b|"
+    r"subscribe\b.{0,120}?\b(?:newsletters?|inbox|e-?mails?|briefings?|bulletins?|alerts|"
+    r"digests?|access|today|now)\b|(?:subscribe|sign up)(?: (?:now|today|here))?[.!]?$|"
     r"get (?:our|the) .{0,40}?\b(?:newsletters?|briefings?|bulletins?|digests?|app)\b|"
     r"support (?:our|independent|quality|local|public[- ]interest) (?:journalism|reporting)|"
     r"(?:please )?(?:consider )?(?:make|making) a (?:small )?(?:contribution|donation)|"
-    r"if you (?:value|like|enjoy|appreciate|rely on) (?:our|this|what we)|"
+    r"if you (?:value|like|enjoy|appreciate|rely on) (?:our|this|what we)"
+    r".{0,150}?(?:support|contribut|donat|subscri)|"
     r"become a (?:member|supporter|subscriber|patron)\b|donate (?:now|today|here)\b|"
     r"download (?:our|the) .{0,30}?\bapp\b|get the .{0,20}?\bapp\b|"
-    r"(?:follow|like|find|join) us on\b|connect with us\b|"
+    r"(?:follow|like|find|join|connect with) us on (?:twitter|x|facebook|instagram|linkedin|"
+    r"tiktok|youtube|threads|bluesky|mastodon|whatsapp|telegram|weibo|wechat|social)\b|"
     r"(?:advertisement|advert|sponsored(?: content)?|ad|ads by \w+)$|"
     r"(?:the )?(?:story|article|text) continues below(?: this)?(?: advertisement| ad)?|"
     r"continue reading (?:below|the main story)|"
@@ -508,15 +511,29 @@ def _is_promo(text: str, element: Any) -> bool:
 
 
 def _is_related_label(element: Any, text: str) -> bool:
-    """``Read more: <a>…</a>`` or a ``Related stories`` heading before a list of links."""
+    """``Read more: <a>…</a>``, or a ``Related stories`` heading right before a list of
+    links (a heading before prose or a list of points is the story's own)."""
     match = _RELATED_EN.match(text)
     if match is None or element.find(".//img") is not None:
         return False
     if match.end() == len(text):
-        return True
+        following = element.getnext()
+        return following is not None and _is_link_block(following) and \
+            not (element.tail or "").strip()
     # Besides the label only links: the rest of the block is other stories' headlines.
     rest = _RELATED_EN.sub("", " ".join(_outside_links(element).split()), count=1)
     return element.find(".//a") is not None and not _LINK_FURNITURE.sub("", rest)
+
+
+def _drop_related_links(label: Any) -> None:
+    """Drop a related-stories label and the link-only blocks right after it."""
+    following = label.getnext()
+    _drop(label)
+    while following is not None and isinstance(following.tag, str) and \
+            (_is_link_block(following) or following.tag == "br"):
+        after = following.getnext()
+        _drop(following)
+        following = after
 
 
 def _is_furniture_box(element: Any, body_size: int) -> bool:
@@ -576,9 +593,10 @@ def clean_body(body: Any, title: str) -> None:
             continue
         if not has_image and (text == title or _is_metadata_line(text)):
             _drop(element)
-        elif not has_image and (_RELATED.match(text) or _is_related_block(element)
-                                or _is_related_label(element, text)):
+        elif not has_image and (_RELATED.match(text) or _is_related_block(element)):
             _drop_related(element)
+        elif not has_image and _is_related_label(element, text):
+            _drop_related_links(element)
         elif _is_boilerplate(element, text) or _is_promo(text, element) or \
                 _remove_editor(element):
             if _PROMPT_START.match(text):
