@@ -18,7 +18,14 @@ from typing import Any
 from lxml import html as lxml_html
 
 from feeds.extract.chinese import clean_text
-from feeds.extract.dates import ZONE_NAMES, has_time, is_date_line, parse_zh_date, time_of_line
+from feeds.extract.dates import (
+    ZONE_NAMES,
+    day_first_for,
+    has_time,
+    is_date_line,
+    parse_zh_date,
+    time_of_line,
+)
 from feeds.sanitize import one_line
 
 log = logging.getLogger(__name__)
@@ -182,6 +189,45 @@ def text_after(tree: lxml_html.HtmlElement, element: Any) -> str:
     return text[position + 1:].lstrip("\n") if position >= 0 else ""
 
 
+@dataclass(frozen=True)
+class TimeElement:
+    """A machine-readable date in the body: ``<time datetime="2026-11-26T07:40:00Z">26 November
+    2026</time>`` or ``<span itemprop="datePublished" content="…">``. ``published`` when the
+    markup says it is the publication date (``itemprop=datePublished``, ``pubdate``, a
+    ``published`` class); ``updated`` when it says it is a later change."""
+
+    value: str
+    text: str
+    published: bool
+    updated: bool
+
+
+_PUBLISHED_MARK = re.compile(r"datepublished|published|pubdate|post-date|entry-date", re.I)
+_UPDATED_MARK = re.compile(r"datemodified|modified|updated", re.I)
+
+
+def time_elements(tree: lxml_html.HtmlElement) -> list[TimeElement]:
+    """The body's ``<time datetime>`` and ``itemprop=datePublished``/``dateCreated`` elements."""
+    found = []
+    body = tree.find("body")
+    for element in (body if body is not None else tree).iter():
+        if not isinstance(element.tag, str) or element.tag == "meta":
+            continue
+        itemprop = element.get("itemprop") or ""
+        if element.tag != "time" and itemprop not in ("datePublished", "dateCreated"):
+            continue
+        value = (element.get("datetime") or element.get("content") or "").strip()
+        if not value or not value[:4].isdigit():
+            continue
+        marks = f"{itemprop} {element.get('class') or ''} " + \
+            ("pubdate" if element.get("pubdate") is not None else "")
+        found.append(TimeElement(value, " ".join(element.text_content().split()),
+                                 bool(_PUBLISHED_MARK.search(marks)) and
+                                 not _UPDATED_MARK.search(marks),
+                                 bool(_UPDATED_MARK.search(marks))))
+    return found
+
+
 @dataclass
 class Meta:
     """``<meta>`` values by lower-cased name/property/itemprop, and JSON-LD objects."""
@@ -195,6 +241,8 @@ class Meta:
     script_date: str | None = None
     # Names a byline element shows without a label (WeChat's author under the headline).
     byline: list[str] = field(default_factory=list)
+    # ``<time datetime>`` and ``itemprop=datePublished`` elements of the body, in order.
+    times: list[TimeElement] = field(default_factory=list)
 
     def get(self, *names: str) -> str | None:
         for name in names:
@@ -243,6 +291,7 @@ def read_meta(tree: lxml_html.HtmlElement) -> Meta:
             continue
         meta.json_ld.extend(_ld_objects(data))
     meta.byline = byline_names(tree)
+    meta.times = time_elements(tree)
     title = tree.find(".//title")
     if title is not None:
         # <title> is raw text: markup such as <ruby> written into it arrives as text.
@@ -631,16 +680,19 @@ class _Dated:
 
 
 def _parse_both(text: str, tz: tzinfo, now: datetime, minguo: bool = False,
-                relative: bool = True) -> tuple[datetime, bool] | None:
+                relative: bool = True, day_first: bool | None = None
+                ) -> tuple[datetime, bool] | None:
     """The absolute date in ``text``, else (if ``relative``) a relative one, with the flag."""
-    parsed = parse_zh_date(text, tz, now, relative=False, minguo=minguo)
+    parsed = parse_zh_date(text, tz, now, relative=False, minguo=minguo, day_first=day_first)
     if parsed is not None:
         return parsed, False
-    parsed = parse_zh_date(text, tz, now, minguo=minguo) if relative else None
+    parsed = parse_zh_date(text, tz, now, minguo=minguo, day_first=day_first) \
+        if relative else None
     return (parsed, True) if parsed is not None else None
 
 
-def _labelled_dates(scope: str, tz: tzinfo, now: datetime, window: int | None) -> list[_Dated]:
+def _labelled_dates(scope: str, tz: tzinfo, now: datetime, window: int | None,
+                    day_first: bool | None = None) -> list[_Dated]:
     """The date after each date label in ``scope``, in order; the date is looked for up to the
     next label (and at most ``window`` characters). A label says the text is a date, so a
     Taiwan ``發布日期：113-05-01`` is read too."""
@@ -650,7 +702,7 @@ def _labelled_dates(scope: str, tz: tzinfo, now: datetime, window: int | None) -
         end = labels[index + 1].start() if index + 1 < len(labels) else len(scope)
         if window is not None:
             end = min(end, match.end() + window)
-        parsed = _parse_both(scope[match.end():end], tz, now, minguo=True)
+        parsed = _parse_both(scope[match.end():end], tz, now, minguo=True, day_first=day_first)
         if parsed is None:
             continue
         label = match.group()
@@ -681,11 +733,18 @@ _CREDIT_WORDS = re.compile(
     r"来源|來源|作者|记者|記者|编辑|編輯|浏览|瀏覽|阅读|閱讀|点击|點擊|字号|字號")
 
 
+_EN_FURNITURE = re.compile(
+    r"(?i)\b(?:ago|yesterday|today|just now|updated|published|posted)\b|^(?:by|written by)\s")
+_EN_SENTENCE = re.compile(r"[a-z]{2}[.!?](?:\s|$)")
+
+
 def _is_byline(line: str) -> bool:
     """A line of page furniture (a date with a source or a credit) rather than a sentence,
     where a relative date (``今天 10:22 来源：某某网``) means the publication time."""
     if is_date_line(line):
         return True
+    if len(line) <= 80 and _EN_FURNITURE.search(line) and not _EN_SENTENCE.search(line):
+        return True  # ``By Staff · 3 hours ago``, ``Updated yesterday``
     return len(line) <= 80 and not _PROSE.search(line) and bool(
         _CREDIT_WORDS.search(line) or DATE_LABEL.search(line))
 
@@ -693,7 +752,8 @@ def _is_byline(line: str) -> bool:
 _YEAR = re.compile(r"(?:19|20)\d\d|民國|民国|(?<!\d)1\d\d\s*[-/.年]")
 
 
-def _date_line(text: str, zone: str, tz: tzinfo, now: datetime) -> datetime | None:
+def _date_line(text: str, zone: str, tz: tzinfo, now: datetime,
+               day_first: bool | None = None) -> datetime | None:
     """The date on a line that is only a date, as press releases end (``2024年5月1日（星期三）``
     then ``香港時間15時30分``; ``Ends/Wednesday, May 1, 2024``) or a header splits one: the
     first from the headline down, else upwards from it. A time on the next line is the date's
@@ -710,7 +770,7 @@ def _date_line(text: str, zone: str, tz: tzinfo, now: datetime) -> datetime | No
         if not has_time(line) and index + 1 < len(lines):
             time = time_of_line(lines[index + 1])
             line = f"{line} {time}" if time else line
-        parsed = parse_zh_date(line, tz, now, relative=False, minguo=True)
+        parsed = parse_zh_date(line, tz, now, relative=False, minguo=True, day_first=day_first)
         if parsed is not None and parsed not in found:
             found.append(parsed)
     return found[0] if 0 < len(found) < 3 else None
@@ -721,7 +781,39 @@ def find_published(text: str, zone: str, meta: Meta, tz: tzinfo, now: datetime,
     """Published date, in ``tz`` (a date given in UTC or any other offset is shown as the
     source's local time, same instant)."""
     published = _published(text, zone, meta, tz, now, fallback)
+    if published is not None and published.astimezone(tz).time() == datetime.min.time():
+        published = _timed_same_day(published, meta, tz, now)
     return published.astimezone(tz) if published is not None else None
+
+
+def _time_element_date(meta: Meta, zone: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """The date of a ``<time datetime>`` (with a time of day) whose text is shown under the
+    headline, else of the first one marked as the publication date. A ``<time>`` elsewhere
+    (related stories, comments) dates something else."""
+    shown = compact(zone)
+    candidates = [t for t in meta.times if t.text and compact(t.text) in shown] + \
+        [t for t in meta.times if t.published][:1]
+    for element in candidates:
+        if element.updated or ":" not in element.value:
+            continue
+        parsed = parse_zh_date(element.value, tz, now, relative=False)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def _timed_same_day(day: datetime, meta: Meta, tz: tzinfo, now: datetime) -> datetime:
+    """``day`` (a date without a time) replaced by a ``<time datetime>`` with a time on that
+    same day (as the page writes it, in its own offset): the exact instant beats midnight."""
+    for index, element in enumerate(meta.times):
+        # The first <time> of the body, or one marked as the publication date: others may
+        # date related stories of the same day.
+        if element.updated or ":" not in element.value or not (element.published or index == 0):
+            continue
+        parsed = parse_zh_date(element.value, tz, now, relative=False)
+        if parsed is not None and parsed.date() == day.astimezone(tz).date():
+            return parsed
+    return day
 
 
 def _published(text: str, zone: str, meta: Meta, tz: tzinfo, now: datetime,
@@ -731,7 +823,13 @@ def _published(text: str, zone: str, meta: Meta, tz: tzinfo, now: datetime,
     only a date (a release's last lines), else a date in an inline script (WeChat's ``ct``).
     A date labelled as an update (``更新时间``, ``修改时间``) is taken only when no other label
     dates the page. A relative date (``3小时前``, ``今日``) counts only on a metadata line and
-    only when no absolute date is found: the day a page is read is no publication date."""
+    only when no absolute date is found: the day a page is read is no publication date.
+
+    A ``<time datetime>`` with a time of day, shown under the headline (or marked as the
+    publication date), comes right after the meta tags: its offset is exact where the visible
+    ``26 November 2026`` is only a day. ``5/1/2024`` is read in the order the page language
+    writes it (:func:`feeds.extract.dates.day_first_for`)."""
+    day_first = day_first_for(meta.language)
     structured: list[str] = []
     value = ld_value(meta, "datePublished")
     if isinstance(value, str):
@@ -744,8 +842,12 @@ def _published(text: str, zone: str, meta: Meta, tz: tzinfo, now: datetime,
             parsed = parse_zh_date(candidate, tz, now, relative=False)
             if parsed is not None:
                 return parsed
+    parsed = _time_element_date(meta, zone, tz, now)
+    if parsed is not None:
+        return parsed
     relatives: list[datetime] = []
-    zone_dates = _labelled_dates(zone, tz, now, window=None) if zone else []
+    zone_dates = _labelled_dates(zone, tz, now, window=None, day_first=day_first) \
+        if zone else []
     for found in zone_dates:
         if found.kind != "update":
             if not found.relative:
@@ -757,25 +859,26 @@ def _published(text: str, zone: str, meta: Meta, tz: tzinfo, now: datetime,
         head = _metadata_lines(zone)
         first_label = DATE_LABEL.search(head)
         head = head[:first_label.start()] if first_label else head
-        parsed = parse_zh_date(head, tz, now, relative=False)
+        parsed = parse_zh_date(head, tz, now, relative=False, day_first=day_first)
         if parsed is not None:
             return parsed
         for line in head.split("\n"):
-            relative = parse_zh_date(line, tz, now) if _is_byline(line) else None
+            relative = parse_zh_date(line, tz, now, day_first=day_first) \
+                if _is_byline(line) else None
             if relative is not None:
                 relatives.append(relative)
                 break
-    text_dates = _labelled_dates(text, tz, now, window=40)
+    text_dates = _labelled_dates(text, tz, now, window=40, day_first=day_first)
     ranked = [d for d in text_dates if d.kind == "publish"] + zone_dates + \
         [d for d in text_dates if d.kind == "date"] + [d for d in text_dates if d.kind == "update"]
     absolute = [d.value for d in ranked if not d.relative]
     if absolute:
         return absolute[0]
     for candidate in [*structured, fallback or ""]:
-        result = parse_zh_date(candidate, tz, now, relative=False)
+        result = parse_zh_date(candidate, tz, now, relative=False, day_first=day_first)
         if result is not None:
             return result
-    parsed = _date_line(text, zone, tz, now)
+    parsed = _date_line(text, zone, tz, now, day_first=day_first)
     if parsed is not None:
         return parsed
     if meta.script_date:
