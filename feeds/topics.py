@@ -874,11 +874,11 @@ def also_at(story: Story[Candidate], shown: Candidate, names: dict[str, str]) ->
                                     if article.summary else "")
     # A copy first seen after the shown one joined the entry then; copies seen with it did
     # not change it.
-    seen = shown.stored.article.first_seen
+    first = shown.stored.article.first_seen
+    joined = [c.stored.article.first_seen for c in others if c.stored.article.first_seen]
     updated = max(shown.stored.effective_updated,
                   *(c.stored.effective_updated for c in story.members),
-                  *(c.stored.article.first_seen for c in others
-                    if c.stored.article.first_seen and seen and c.stored.article.first_seen > seen))
+                  *(when for when in joined if first is not None and when > first))
     changed = replace(article, content_html=body + note, updated=updated, content_hash="")
     return Stored(shown.stored.source_id, changed)
 
