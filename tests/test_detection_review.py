@@ -231,3 +231,14 @@ def test_a_channel_named_like_furniture_keeps_its_list() -> None:
     html = gov_listing(5, "政策解读", 4).replace(
         f"通知公告_{SITE}", f"热点新闻_{SITE}").replace("<h2>通知公告</h2>", "<h2>热点新闻</h2>")
     assert len(auto_titles(html)) == 5
+
+
+def test_a_short_headline_the_listing_extends_stays_the_pages_own() -> None:
+    """A page headline that only opens a longer listing title (港澳会议召开 for
+    港澳会议召开各方代表参加) is the page's headline, not a site name: it stays."""
+    config = parse_config("sources:\n  - {id: gov, page: 'http://gov.example.cn/'}\n",
+                          "test.yaml", Path("."))
+    item = Item("http://gov.example.cn/c.html", "港澳会议召开各方代表参加")
+    article = article_from(item, Extracted(title="港澳会议召开", content_html="<p>x</p>",
+                                           text="x"), config.sources[0])
+    assert article.title == "港澳会议召开"

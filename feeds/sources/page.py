@@ -998,8 +998,16 @@ def _names_the_site(page_title: str, listed: str) -> bool:
     if not page or len(page) > 16 or len(wanted) < 1.5 * len(page) or not _long_enough(listed):
         return False
     if page in wanted:
-        return True
+        # Only a name: a short headline the listing extends (港澳会议召开 for
+        # 港澳会议召开各方代表参加) is the page's own.
+        return page.endswith(_SITE_NAME_ENDS)
     return len(set(page) & set(wanted)) < 0.5 * len(set(page))
+
+
+# How the names of Chinese sites and the bodies that run them end.
+_SITE_NAME_ENDS = ("政府", "网", "網", "局", "厅", "廳", "委", "委员会", "委員會", "办公室",
+                   "辦公室", "中心", "报", "報", "台", "站", "门户", "門戶", "官网", "部", "院",
+                   "署", "处", "處", "协会", "協會", "集团", "集團", "公司", "大学", "大學")
 
 
 def _day_only(value: datetime) -> bool:
