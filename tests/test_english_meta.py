@@ -156,6 +156,9 @@ def test_version_number_is_no_date() -> None:
     ('<span class="author">Jane Doe</span>', ["Jane Doe"]),
     ('<a rel="author" href="/u/j">Jane Doe</a>', ["Jane Doe"]),
     ("By Peter Smith, Business reporter · 3 hours ago", ["Peter Smith"]),
+    ("By Laura Chen, Maria Garcia and Tom O'Neill", ["Laura Chen", "Maria Garcia", "Tom O'Neill"]),
+    ("By Jane Doe May 1, 2024", ["Jane Doe"]),
+    ("By Jane Doe Updated Monday", ["Jane Doe"]),
     ("By the Press Office", []),
 ])
 def test_english_byline(byline: str, expected: list[str]) -> None:

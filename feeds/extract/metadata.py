@@ -382,8 +382,9 @@ _EN_LABEL = (r"(?:(?:Written|Reported|Words|Text|Story|Posted|Photos? and words)
 _EN_NAME_START = r"[A-Z\u00c0-\u00de\u4e00-\u9fff]"
 EN_BYLINE = re.compile(
     rf"(?:^|(?<=[\s|·•,]))(?P<label>{_EN_LABEL})\s*[:：]?\s+(?P<value>{_EN_NAME_START}[^\n|·•]{{0,100}}?)"
-    r"\s*(?=$|\n|[|·•—–(\[]|\s-\s|\d|\b(?:Updated|Published|Posted|Last updated|on|at|in|for|"
-    r"Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?\s)")
+    r"\s*(?=$|\n|[|·•—–(\[]|\s-\s|\d|\b(?:Updated|Published|Posted|Last updated|on|at|in|for)\s|"
+    r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d|"
+    r"\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b)")
 # A name word: capitalised, or a surname particle (``Ludwig van Beethoven``), or Han.
 _EN_NAME_WORD = re.compile(
     r"(?:[A-Z\u00c0-\u00de][A-Za-z\u00c0-\u024f'’.\-]*|van|von|de|der|den|da|di|du|la|le|bin|al|ibn|del|dos|"
