@@ -213,3 +213,18 @@ def test_font_size_widget_at_the_start_goes() -> None:
             + "".join(f"<p>{p}</p>" for p in NOTICE) + "</span></div>")
     extracted = extract(page(body, title="关于放假的通知", tail=""))
     assert extracted.text.splitlines()[0] == NOTICE[0]
+
+
+def test_a_notices_signature_date_stays() -> None:
+    """A notice ending with its issuer and the date it was signed keeps that date; the
+    publication date line above the body is still dropped."""
+    sentence = "为做好劳动节期间安全生产工作，现将有关事项通知如下。各单位要切实加强领导。"
+    para = "<p>" + sentence * 3 + "</p>"
+    html = ("<html><head><title>关于做好安全生产工作的通知_某某市人民政府</title></head><body>"
+            "<h1>关于做好安全生产工作的通知</h1><div class='info'>2024年3月1日</div>"
+            f"<div class='TRS_Editor'>{para}{para}<p>某某市人民政府办公室</p>"
+            "<p>2024年3月1日</p></div></body></html>")
+    extracted = extract_article(html, "http://gov.example.cn/a.html",
+                                timezone=ZoneInfo("Asia/Shanghai"))
+    assert extracted.content_html.endswith("<p>某某市人民政府办公室</p><p>2024年3月1日</p>")
+    assert extracted.content_html.count("2024年3月1日") == 1

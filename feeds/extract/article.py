@@ -577,15 +577,27 @@ def _drop_closing_bio(body: Any) -> None:
             _drop(last)
 
 
+# A bare date written out as a signature: 2024年3月1日, 二〇二四年三月一日.
+_SIGNATURE_DATE = re.compile(r"(?:(?:19|20)\d\d\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
+                             r"|[〇零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月"
+                             r"[一二三四五六七八九十]{1,3}日)")
+
+
 def clean_body(body: Any, title: str) -> None:
     """Drop the headline, metadata lines, editor credits, related-link blocks and end-of-page
     furniture (copyright, QR codes, share bars), sign-up, donation, app, social, ad, cookie
     and comments blocks in place."""
     _drop_furniture_boxes(body)
+    blocks = [e for e in body.iter() if isinstance(e.tag, str) and _is_leaf_block(e)
+              and _line(e)]
+    # A notice ends with its issuer and the date it was signed (某某市人民政府办公室 /
+    # 2024年3月1日): that date is the document's, not page furniture.
+    signed = blocks[-1] if len(blocks) > 1 and _SIGNATURE_DATE.fullmatch(
+        _line(blocks[-1])) else None
     for element in list(body.iter()):
         if not isinstance(element.tag, str) or element.getparent() is None:
             continue
-        if not _is_leaf_block(element):
+        if not _is_leaf_block(element) or element is signed:
             continue
         text = _line(element)
         has_image = element.find(".//img") is not None or element.tag == "img"
