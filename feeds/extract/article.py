@@ -133,10 +133,12 @@ def strip_pinyin_in_tree(tree: lxml_html.HtmlElement) -> None:
     hints: list[Any] = []
     toned = False
     for element in tree.iter():
-        if not isinstance(element.tag, str) or element.tag in ("html", "head", "body", "img"):
+        # A hint is a leaf element of a few Latin letters (its text is its whole content).
+        if not isinstance(element.tag, str) or len(element) or element.tag in (
+                "html", "head", "body", "img"):
             continue
-        text = element.text_content()
-        if len(text) > 60 or element.find(".//img") is not None:
+        text = element.text or ""
+        if len(text) > 60 or not _LATIN_LETTER.search(text):
             continue
         annotation = pinyin_annotation(text)
         if annotation is not None and _HAN_END.search(_text_before(element)):
@@ -167,6 +169,7 @@ def strip_pinyin_in_tree(tree: lxml_html.HtmlElement) -> None:
 
 
 _HAN = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+_LATIN_LETTER = re.compile(r"[a-zA-Z\u00c0-\u024f]")
 _HAN_END = re.compile(f"{_HAN}$")
 _HAN_OPEN_END = re.compile(rf"({_HAN})\s*[(（]\s*$")
 
@@ -886,9 +889,10 @@ def _is_editor_only(line: str) -> bool:
     return len(_NOISE_WORDS.sub("", line)) < 2
 
 
-def _prose_score(element: Any, title: str) -> tuple[int, int]:
+def _prose_score(element: Any, title: str, wrappers: set[Any]) -> tuple[int, int]:
     """``(score, link characters)`` of the prose directly in ``element``: its own
-    paragraphs and br-separated text, not what nested containers hold."""
+    paragraphs and br-separated text, not what nested containers hold (``wrappers``: the
+    elements with a block element inside)."""
     score = links_total = 0
     run: list[str] = [element.text or ""]
 
@@ -899,8 +903,7 @@ def _prose_score(element: Any, title: str) -> tuple[int, int]:
 
     for child in element:
         tag = child.tag if isinstance(child.tag, str) else ""
-        wrapper = any(isinstance(d.tag, str) and d.tag in _PROSE_BLOCKS
-                      for d in child.iterdescendants())
+        wrapper = child in wrappers
         if tag == "a":
             links_total += len(child.text_content().strip())
             run.append(child.tail or "")
@@ -941,11 +944,13 @@ def main_container(tree: lxml_html.HtmlElement, title: str = "") -> Any | None:
     hidden = [e for e in tree.iter() if isinstance(e.tag, str) and (
         e.get("hidden") is not None or _DISPLAY_NONE.search(e.get("style") or ""))]
     in_footer = {d for f in (*footers, *hidden) for d in f.iter()}
+    # Every element holding a block: computed once, not per container and child.
+    wrappers = {a for block in tree.iter(*_PROSE_BLOCKS) for a in block.iterancestors()}
     scored: list[tuple[int, Any, bool]] = []
     for element in tree.iter("div", "article", "section", "td", "span"):
         if element in in_footer:
             continue
-        score, links = _prose_score(element, title)
+        score, links = _prose_score(element, title, wrappers)
         if score <= 0:
             continue
         after = headline is None or element in above or order[element] > start
