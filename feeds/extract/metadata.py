@@ -617,12 +617,26 @@ def heading_element(tree: lxml_html.HtmlElement, title: str) -> Any | None:
         return None
     wanted = set(letters)
     body = tree.find("body")
+    root = body if body is not None else tree
+    # Every element's text, children before parents: one pass instead of a text_content()
+    # (a walk of the subtree) per element.
+    texts: dict[Any, str] = {}
+    elements = list(root.iter())
+    for element in reversed(elements):
+        parts = [element.text or ""] if isinstance(element.tag, str) else []
+        for child in element:
+            parts += (texts.get(child, ""), child.tail or "")
+        texts[element] = "".join(parts)
     best, best_rank = None, (0, 0, 0)
-    for element in (body if body is not None else tree).iter():
+    limit = 3 * len(letters) + 20
+    for element in elements:
         if not isinstance(element.tag, str) or element.tag in SKIP_TAGS or element is body:
             continue
-        text = compact(element.text_content())
-        if not text or len(text) > 3 * len(letters) + 20:
+        raw = texts[element]
+        if len(raw) > 8 * limit:
+            continue  # far too long even before its spaces go
+        text = compact(raw)
+        if not text or len(text) > limit:
             continue
         level = heading_level(element)
         if text == letters:
