@@ -224,3 +224,21 @@ def test_parse_english_date_without_relative_and_nothing() -> None:
 def test_relative_english_date_on_byline_line() -> None:
     """``By Staff · 3 hours ago`` under the headline dates the article 3 hours before now."""
     assert published(page("By Staff · 3 hours ago")) == NOW - timedelta(hours=3)
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("Updated 26 November 2026 · Published 25 November 2026", "2026-11-25T00:00:00+00:00"),
+    ("Published: 25 November 2026 10:00 | Last updated: 26 November 2026",
+     "2026-11-25T10:00:00+00:00"),
+    ("Posted on May 1, 2024", "2024-05-01T00:00:00+01:00"),
+])
+def test_an_english_publish_label_beats_an_update_label(line: str, expected: str) -> None:
+    """Under the headline, "Published"/"Posted" dates the article even when an "Updated"
+    date comes first, as 发布时间 beats 更新时间 on Chinese pages."""
+    prose = "<p>" + "The council said on Monday that the plan would bring more buses. " * 5 + "</p>"
+    html = (f"<html><head><title>Bus plan - Example News</title></head><body><h1>Bus plan</h1>"
+            f"<div class='meta'>{line}</div><div class='body'>{prose}{prose}</div></body></html>")
+    extracted = extract_article(html, "https://news.example.com/a",
+                                timezone=LONDON, now=datetime(2026, 11, 26, 12, tzinfo=UTC))
+    assert extracted.published is not None
+    assert extracted.published.isoformat() == expected

@@ -77,11 +77,14 @@ _ZONE_TIME = "".join(sorted({word[-3] for word in ZONE_NAMES if word.endswith(("
 DATE_LABEL = re.compile(
     r"(?:(?:发布|發布|发表|發表|发稿|發稿|刊发|刊發|最后更新|最後更新|更新|修改)(?:时间|時間|日期)|"
     rf"发表于|發表於|发布于|發布於|更新于|更新於|最后更新|最後更新|(?<![{_ZONE_TIME}])(?:时间|時間)|"
-    r"日期)\s*[:：]?\s*"
+    r"日期|"
+    # English sites: "Published 25 Nov 2024", "Updated: 26 Nov", "Posted on May 1, 2024".
+    r"(?i:\b(?:first\s+)?published|\bposted|\b(?:last\s+)?updated|\bmodified)"
+    r"(?i:\s+(?:on|at))?\b)\s*[:：]?\s*"
 )
 # What a date label says: when the story was published, when it was last changed, or neither.
-_PUBLISH_LABEL = re.compile(r"发|發|刊")
-_UPDATE_LABEL = re.compile(r"更新|修改")
+_PUBLISH_LABEL = re.compile(r"发|發|刊|(?i:published|posted)")
+_UPDATE_LABEL = re.compile(r"更新|修改|(?i:updated|modified)")
 # A credit followed or ended by 摄/攝/摄影/图 names the photographer, not the author:
 # ``新华社记者 王五 摄``, ``（記者王五攝）``, ``本报记者 王五/图``. ``图文`` credits both, and
 # ``文/张三 图/李四`` labels the next name.
