@@ -304,13 +304,13 @@ class _Watch:
         self.direct = direct  # no proxy: the connection goes to the URL's host itself
         self.expired = False  # set by the watchdog when it cut the request off
         self.refused = False  # the connection found a private address
-        self.connections: list[_GuardedHTTPConnection | _GuardedHTTPSConnection] = []
+        self.connections: list[_GuardedHTTPConnection] = []
 
 
 _current = threading.local()
 
 
-def _shut(conn: _GuardedHTTPConnection | _GuardedHTTPSConnection) -> None:
+def _shut(conn: _GuardedHTTPConnection) -> None:
     """Make the read that blocks on ``conn`` return at once (with an end of stream)."""
     sock = conn.sock
     if sock is None:
@@ -361,7 +361,7 @@ class _Watchdog:
                 if conn.feeds_watch is watch:
                     conn.feeds_watch = None
 
-    def own(self, conn: _GuardedHTTPConnection | _GuardedHTTPSConnection) -> None:
+    def own(self, conn: _GuardedHTTPConnection) -> None:
         """Put ``conn`` under the deadline of the current thread's request, if any."""
         watch: _Watch | None = getattr(_current, "watch", None)
         if watch is None or conn.feeds_watch is watch:
@@ -391,7 +391,7 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
-def _guarded_socket(conn: _GuardedHTTPConnection | _GuardedHTTPSConnection,
+def _guarded_socket(conn: _GuardedHTTPConnection,
                     connect: Callable[[], socket.socket]) -> socket.socket:
     """``connect()``, to an address of the host that the guard has checked.
 
@@ -443,17 +443,8 @@ class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    """:class:`_GuardedHTTPConnection` over TLS."""
-
-    feeds_watch: _Watch | None = None
-
-    def _new_conn(self) -> socket.socket:
-        return _guarded_socket(self, super()._new_conn)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _WATCHDOG.own(self)
-        super().request(*args, **kwargs)
+class _GuardedHTTPSConnection(_GuardedHTTPConnection, urllib3.connection.HTTPSConnection):
+    """:class:`_GuardedHTTPConnection` over TLS (its methods, then urllib3's TLS ones)."""
 
 
 class _GuardedHTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):

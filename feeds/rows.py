@@ -233,17 +233,9 @@ def upsert_rows(cur: Any, sql: Mapping[str, str], marker: str, source_id: str,
         unique.setdefault(article.key, article)
     now_iso, now_ts = iso(now), now.timestamp()
     # What the source holds of these keys: only what tells new, changed and unchanged.
-    existing: dict[str, tuple[str, str]] = {}
-    keys = [] if first else list(unique)
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        cur.execute(
-            f"SELECT key, content_hash, first_seen FROM articles WHERE source_id = "
-            f"{marker} AND key IN ({', '.join([marker] * len(chunk))})",
-            [source_id, *chunk],
-        )
-        for key, content_hash, first_seen in cur.fetchall():
-            existing[key] = (content_hash, first_seen)
+    existing: dict[str, tuple[str, str]] = {} if first else {
+        key: (content_hash, first_seen) for key, content_hash, first_seen in _stored(
+            cur, marker, source_id, list(unique), "content_hash, first_seen")}
     renamed = _adopt_stored_keys(cur, marker, source_id, unique, existing) if not first else {}
     inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
@@ -282,6 +274,21 @@ def upsert_rows(cur: Any, sql: Mapping[str, str], marker: str, source_id: str,
     return len(inserts), len(updates), unchanged
 
 
+def _stored(cur: Any, marker: str, source_id: str, keys: Sequence[str], columns: str
+            ) -> list[tuple[Any, ...]]:
+    """(key, *columns) of the articles ``source_id`` holds under ``keys``, 500 keys a query."""
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        cur.execute(
+            f"SELECT key, {columns} FROM articles WHERE source_id = {marker} "
+            f"AND key IN ({', '.join([marker] * len(chunk))})",
+            [source_id, *chunk],
+        )
+        rows += cur.fetchall()
+    return rows
+
+
 def _adopt_stored_keys(cur: Any, marker: str, source_id: str, unique: dict[str, Article],
                        existing: dict[str, tuple[str, str]]) -> dict[str, str]:
     """Give an article whose key the source does not hold the key it holds the same story
@@ -294,16 +301,9 @@ def _adopt_stored_keys(cur: Any, marker: str, source_id: str, unique: dict[str, 
                               if alt not in unique))
     if not alts:
         return {}
-    stored: dict[str, tuple[str, str, str | None, str]] = {}
-    for start in range(0, len(alts), 500):
-        chunk = alts[start : start + 500]
-        cur.execute(
-            f"SELECT key, content_hash, first_seen, url, title FROM articles WHERE source_id "
-            f"= {marker} AND key IN ({', '.join([marker] * len(chunk))})",
-            [source_id, *chunk],
-        )
-        for key, content_hash, first_seen, url, title in cur.fetchall():
-            stored[key] = (content_hash, first_seen, url, title)
+    stored: dict[str, tuple[str, str, str | None, str]] = {
+        row[0]: row[1:] for row in _stored(cur, marker, source_id, alts,
+                                           "content_hash, first_seen, url, title")}
     renamed: dict[str, str] = {}
     for key, article in wanting:
         for alt in article.alt_keys:

@@ -64,7 +64,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
-EXIT_CONFIG = 2
 EXIT_STORE = 3
 
 STOP_GRACE = 10.0  # seconds in-flight polls get to finish after SIGTERM

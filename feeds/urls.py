@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Query parameters that only track the reader and never select content.
@@ -73,6 +74,16 @@ def uri_safe(url: str) -> str:
         return url
     url = url.strip().replace("\\", "/")
     return _NOT_URI.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url)
+
+
+def document_base(root: Any, url: str) -> str:
+    """The URL a parsed page's relative links resolve against: its ``<base href>`` (itself
+    resolved against ``url``), else ``url``."""
+    for base in root.iter("base"):
+        href = str(base.get("href") or "").strip()
+        if href:
+            return urljoin(url, href)
+    return url
 
 
 def without_tracking(url: str) -> str:

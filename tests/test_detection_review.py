@@ -16,7 +16,7 @@ from conftest import LocalServer
 from feeds.config import parse_config
 from feeds.extract.article import Extracted, extract_article
 from feeds.fetch import Fetcher
-from feeds.poll import poll_source
+from feeds.poll import PollResult, poll_source
 from feeds.sources.page import Item, article_from, parse_listing
 from feeds.store import Store
 
@@ -77,6 +77,23 @@ def test_title_naming_the_article_still_wins_over_a_decorated_h1() -> None:
     assert extracted_title(html) == "青岛港迎来新航线开通仪式"
 
 
+def poll_channel(tmp_path: Path, http_server: LocalServer) -> tuple[PollResult, list[str]]:
+    """One poll of a page source on the server's /tzgg/ into a real store: the result, and
+    the titles stored."""
+    config = parse_config(
+        "defaults: {allow_private: true}\nstore: {path: feeds.db}\nsources:\n"
+        f"  - {{id: gov, page: '{http_server.url('/tzgg/')}'}}\n", "test.yaml", tmp_path)
+    store = Store.open(config.store_path)
+    fetcher = Fetcher(base_dir=tmp_path)
+    try:
+        result = poll_source(config.sources[0], config, fetcher, store, NOW)
+        titles = sorted(s.article.title for s in store.iter_articles(["gov"]))
+    finally:
+        fetcher.close()
+        store.close()
+    return result, titles
+
+
 def test_listing_title_replaces_a_site_name_page_title() -> None:
     """When the page's title is the site name, the entry takes the listing's item title."""
     config = parse_config("sources:\n  - {id: gov, page: 'http://gov.example.cn/'}\n",
@@ -106,17 +123,8 @@ def test_gov_feed_entries_have_their_own_titles(tmp_path: Path,
         headline = f"<h1>{title}</h1>" if i % 2 else f"<div class='bt'>{title}</div>"
         http_server.add(f"/tzgg/t{i}.html", gov_article(headline),
                         headers={"Content-Type": "text/html; charset=utf-8"})
-    config = parse_config(
-        "defaults: {allow_private: true}\nstore: {path: feeds.db}\nsources:\n"
-        f"  - {{id: gov, page: '{http_server.url('/tzgg/')}'}}\n", "test.yaml", tmp_path)
-    store = Store.open(config.store_path)
-    fetcher = Fetcher(base_dir=tmp_path)
-    try:
-        result = poll_source(config.sources[0], config, fetcher, store, NOW)
-    finally:
-        fetcher.close()
+    result, titles = poll_channel(tmp_path, http_server)
     assert result.new == len(NOTICES), result
-    titles = sorted(s.article.title for s in store.iter_articles(["gov"]))
     assert titles == sorted(NOTICES)
 
 
@@ -211,18 +219,9 @@ def test_gov_channel_with_hot_sidebar_end_to_end(tmp_path: Path,
     for i in range(4):
         http_server.add(f"/tzgg/2024/t{i}.html", gov_article(f"<h1>{NOTICES[i]}（第{i}号）</h1>"),
                         headers={"Content-Type": "text/html; charset=utf-8"})
-    config = parse_config(
-        "defaults: {allow_private: true}\nstore: {path: feeds.db}\nsources:\n"
-        f"  - {{id: gov, page: '{http_server.url('/tzgg/')}'}}\n", "test.yaml", tmp_path)
-    store = Store.open(config.store_path)
-    fetcher = Fetcher(base_dir=tmp_path)
-    try:
-        result = poll_source(config.sources[0], config, fetcher, store, NOW)
-    finally:
-        fetcher.close()
+    result, titles = poll_channel(tmp_path, http_server)
     assert result.new == 4, result
     assert not any("/art/hot/" in r.path for r in http_server.requests)
-    titles = sorted(s.article.title for s in store.iter_articles(["gov"]))
     assert titles == sorted(f"{NOTICES[i]}（第{i}号）" for i in range(4))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -1018,12 +1018,7 @@ def _headline_body(tree: lxml_html.HtmlElement, title: str) -> Any | None:
         prose = sum(_piece_score(_outside_links(sibling), 0, title) for sibling in after)
         if prose >= _MIN_SHORT_PROSE or any(
                 sibling.find(".//img") is not None or _has_player(sibling) for sibling in after):
-            body = etree.Element("body")
-            for sibling in after:
-                part = copy.deepcopy(sibling)
-                part.tail = None
-                body.append(part)
-            return _prepare_body(body)
+            return _body_of(after)
         node = node.getparent()
     return None
 
@@ -1135,8 +1130,14 @@ def _rules_body(tree: lxml_html.HtmlElement, selector: str) -> Any | None:
     matches = [m for m in select(tree, selector, relative=False) if not isinstance(m, str)]
     if not matches:
         return None
+    return _body_of(matches)
+
+
+def _body_of(elements: Sequence[Any]) -> Any:
+    """A body of copies of ``elements`` (without the text that follows each), prepared as
+    every body is."""
     body = etree.Element("body")
-    for element in matches:
+    for element in elements:
         part = copy.deepcopy(element)
         part.tail = None
         body.append(part)

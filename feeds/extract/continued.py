@@ -40,6 +40,7 @@ import lxml.html
 from feeds.extract.article import Extracted
 from feeds.extract.chinese import convert
 from feeds.sanitize import html_to_text
+from feeds.urls import document_base
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def continuation_urls(root: lxml.html.HtmlElement, url: str, *,
     """
     article = urlsplit(article_url or url)
     here = urlsplit(url)
-    base = _base_url(root, url)
+    base = document_base(root, url)
     own = {_plain(article), _plain(here)}
     found: dict[str, float] = {}
 
@@ -181,14 +182,6 @@ def continuation_urls(root: lxml.html.HtmlElement, url: str, *,
         key = float(totals[anchor]) if numbered else 10_000.0 + order
         consider(href, key)
     return [u for u, _rank in sorted(found.items(), key=lambda kv: kv[1])]
-
-
-def _base_url(root: lxml.html.HtmlElement, url: str) -> str:
-    for base in root.iter("base"):
-        href = str(base.get("href") or "").strip()
-        if href:
-            return urljoin(url, href)
-    return url
 
 
 def _plain(parts: SplitResult) -> str:

@@ -53,7 +53,7 @@ from feeds.sanitize import one_line, shorten
 from feeds.selectors import select
 from feeds.sources.feed import FeedContext, parse_feed
 from feeds.store import Store
-from feeds.urls import canonical_url
+from feeds.urls import canonical_url, document_base
 
 if TYPE_CHECKING:
     from feeds.poll import Collected
@@ -176,14 +176,6 @@ def parse_html(text: str) -> lxml.html.HtmlElement:
     return root
 
 
-def _base_url(root: lxml.html.HtmlElement, url: str) -> str:
-    for base in root.iter("base"):
-        href = str(base.get("href") or "").strip()
-        if href:
-            return urljoin(url, href)
-    return url
-
-
 def _text(node: Any) -> str:
     if isinstance(node, str):
         return one_line(node)
@@ -259,7 +251,7 @@ def parse_listing_date(text: str | None, tz: tzinfo, now: datetime) -> datetime 
 def items_by_rules(root: lxml.html.HtmlElement, url: str, rules: ItemRules, tz: tzinfo,
                    now: datetime) -> list[Item]:
     """Items picked by the source's selectors. Raises ValueError for a selector that is bad."""
-    base = _base_url(root, url)
+    base = document_base(root, url)
     items: list[Item] = []
     for node in select(root, rules.each, relative=False):
         if not isinstance(node, lxml.html.HtmlElement):
@@ -285,7 +277,7 @@ def items_by_rules(root: lxml.html.HtmlElement, url: str, rules: ItemRules, tz: 
 
 def advertised_feeds(root: lxml.html.HtmlElement, url: str) -> list[str]:
     """URLs of the feeds a page advertises with ``<link rel="alternate" type=...>``."""
-    base = _base_url(root, url)
+    base = document_base(root, url)
     found = []
     for link in root.iter("link"):
         rel = (link.get("rel") or "").lower().split()
@@ -335,7 +327,7 @@ def _jsonld_url(obj: Any) -> str | None:
 
 def jsonld_items(root: lxml.html.HtmlElement, url: str, tz: tzinfo, now: datetime) -> list[Item]:
     """Items from JSON-LD: an ItemList's elements, or NewsArticle objects other than the page."""
-    base = _base_url(root, url)
+    base = document_base(root, url)
     page = canonical_url(url)
     items: list[Item] = []
     for obj in _jsonld_objects(root):
@@ -474,7 +466,7 @@ class _Block:
 
 def _blocks(root: lxml.html.HtmlElement, url: str, tz: tzinfo, now: datetime,
             allow_file: bool) -> list[_Block]:
-    base = _base_url(root, url)
+    base = document_base(root, url)
     page = canonical_url(url)
     groups: dict[tuple[str, ...], list[tuple[lxml.html.HtmlElement, str, str]]] = defaultdict(list)
     for anchor in root.iter("a"):
@@ -832,7 +824,7 @@ def _propose_rules(root: lxml.html.HtmlElement, block: _Block) -> ItemRules | No
 
 def next_page_url(root: lxml.html.HtmlElement, url: str) -> str | None:
     """The next page of a listing: ``rel="next"``, or a link reading ``下一页`` / ``Next``."""
-    base = _base_url(root, url)
+    base = document_base(root, url)
     for element in root.xpath('//link[@rel="next"][@href] | //a[@rel="next"][@href]'):
         if isinstance(element, lxml.html.HtmlElement):
             return urljoin(base, str(element.get("href") or "").strip())
